@@ -1,0 +1,973 @@
+"""Train, evaluate and render SAC grasping policies.
+
+    python train.py                                   # train on GraspEnv-v0 with the defaults
+    python train.py --mode hogwild --workers 2        # every worker acts and updates
+    python train.py eval --checkpoint runs/NAME/best.pt --episodes 100
+    python train.py render --checkpoint runs/NAME/best.pt --video episode.mp4
+
+Modes (``--mode``):
+
+- ``actor-learner`` (producer/consumer): ``--workers`` actor processes play and push to a shared Manager replay
+  buffer; one learner process updates at ``--update-itr`` gradient updates per env step and publishes weights to a
+  shared policy every ``--publish-every`` updates.
+- ``hogwild``: ``--workers`` processes each play and update the shared networks (shared Adam state; optimizer
+  steps and target updates serialised, gradients lock-free).
+- ``serial``: one process, ``--envs-per-worker`` envs, step then update (the baseline the benchmarks compare to).
+
+The main process never trains: it gathers metrics into TensorBoard, runs the periodic deterministic evaluation
+on held-out seeds, writes every checkpoint (atomically, under the lock that serialises network writes), watches
+the workers, replaces dead actors, and stops everything on Ctrl-C, SIGTERM, an error or when solved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import dataclasses
+import datetime
+import json
+import math
+import multiprocessing as mp
+import os
+import signal
+import sys
+import time
+from collections import defaultdict, deque
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sac.config_cli import add_dataclass_arguments, dataclass_from_namespace
+
+DEFAULT_ENV = "GraspEnv-v0"
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; each field is a command-line flag of ``python train.py``."""
+
+    env: str = DEFAULT_ENV
+    """Gymnasium env id with Box observation and action spaces (``module:Id`` imports ``module`` first)."""
+    mode: Literal["actor-learner", "hogwild", "serial"] = "actor-learner"
+    """How the work is shared between processes (see the module docstring)."""
+    workers: int = os.cpu_count() or 2
+    """Env worker processes (actors, or Hogwild workers). Ignored by ``serial``."""
+    envs_per_worker: int = 1
+    """Environments stepped in lockstep by each worker, with one batched policy forward."""
+    total_steps: int = 300_000
+    """Stop after this many env steps (all workers together)."""
+    max_episodes: int | None = None
+    """Stop after this many episodes (none: no limit)."""
+    max_minutes: float | None = None
+    """Stop after this much wall-clock time (none: no limit)."""
+    max_steps: int | None = None
+    """Episode time limit in env steps (none: the env's own)."""
+    explore_steps: int = 2_000
+    """Uniform random actions for the first env steps, before the policy acts."""
+    learning_starts: int = 1_000
+    """No gradient update before this many env steps."""
+    update_itr: float = 1.0
+    """Gradient updates per env step (the replay ratio), all workers together."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    hidden_dim: int = 256
+    """Width of the two hidden layers of the policy and Q networks."""
+    lr: float = 3e-4
+    """Adam learning rate of all networks and of log-alpha."""
+    gamma: float = 0.99
+    """Discount factor."""
+    soft_tau: float = 0.005
+    """Polyak rate of the target Q networks."""
+    reward_scale: float = 1.0
+    """Multiplier on rewards before the critic target (no per-batch normalisation)."""
+    auto_entropy: bool = True
+    """Learn the temperature alpha towards the target entropy (else alpha stays at --init-alpha)."""
+    init_alpha: float = 1.0
+    """Initial (or fixed) entropy temperature."""
+    target_entropy: float | None = None
+    """Target policy entropy for automatic tuning (none: minus the action dimension)."""
+    deterministic: bool = False
+    """Workers act with the policy mean instead of sampling (evaluation is always deterministic)."""
+    demos: bool = True
+    """Mix scripted-expert demonstrations into every batch (GraspEnv, or with --demo-file)."""
+    demo_episodes: int = 100
+    """Expert episodes collected once at start-up when --demos and no --demo-file."""
+    demo_fraction: float = 0.5
+    """Fraction of each batch drawn from the demonstration buffer."""
+    demo_file: str | None = None
+    """A demonstration buffer (.npz) written by an earlier run, instead of collecting."""
+    replay_size: int = 1_000_000
+    """Capacity of the shared replay buffer."""
+    reinit_every: int = 20
+    """Rebuild each env's physics world every N episodes (0: never)."""
+    checkpoint_every: int = 20_000
+    """Write runs/NAME/latest.pt every N env steps (and always at the end)."""
+    eval_every: int = 10_000
+    """Deterministic evaluation on held-out seeds every N env steps (0: never)."""
+    eval_episodes: int = 30
+    """Episodes per periodic evaluation."""
+    final_eval_episodes: int = 100
+    """Episodes of the confirming evaluation when --target-success is reached, and of the final one."""
+    target_success: float | None = 0.9
+    """Stop as solved when a confirming evaluation reaches this success rate (none: never)."""
+    publish_every: int = 10
+    """Actor-learner: updates between weight publications to the actors."""
+    max_lead_steps: int = 2_000
+    """Actor-learner: env steps actors may run ahead of the replay ratio before they wait."""
+    push_every: int = 64
+    """Transitions a worker batches before one push to the shared buffer."""
+    learner_threads: int = 1
+    """Torch threads of the learner (serial mode: of the main process)."""
+    max_restarts: int = 3
+    """Dead actors replaced per run before training stops with an error."""
+    seed: int = 0
+    """Seed of networks, exploration and training episodes (evaluation uses held-out seeds)."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Where the networks train."""
+    run_dir: str | None = None
+    """Run folder (default: runs/<env>-<mode>-<time>)."""
+    resume: str | None = None
+    """Checkpoint to continue from: networks, optimizers, alpha and counters."""
+    log_every: int = 200
+    """Updates between loss reports from a learning process."""
+    progress: bool = True
+    """Show a progress bar (when stderr is a terminal; else a log line every --log-seconds)."""
+    log_seconds: float = 30.0
+    """Seconds between plain progress lines when there is no terminal."""
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on: dead learner, too many dead actors, a worker exception."""
+
+
+class _Interrupted(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _eval_seed_offset() -> int:
+    from sac.rollout import EVAL_SEED_OFFSET
+
+    return EVAL_SEED_OFFSET
+
+
+def _fmt_duration(seconds: float) -> str:
+    return str(datetime.timedelta(seconds=int(round(seconds))))
+
+
+def _sac_config(cfg: TrainConfig) -> Any:
+    from sac import SACConfig
+
+    names = {f.name for f in dataclasses.fields(SACConfig)}
+    values = {k: v for k, v in asdict(cfg).items() if k in names}
+    return SACConfig(**values)
+
+
+def _update_kwargs(cfg: TrainConfig, use_demos: bool) -> dict[str, Any]:
+    return {
+        "batch_size": cfg.batch_size,
+        "reward_scale": cfg.reward_scale,
+        "auto_entropy": cfg.auto_entropy,
+        "target_entropy": cfg.target_entropy,
+        "gamma": cfg.gamma,
+        "soft_tau": cfg.soft_tau,
+        "use_demos": use_demos,
+    }
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Reject impossible settings with one clear sentence each."""
+    checks = [
+        (cfg.workers >= 1, "--workers must be at least 1"),
+        (cfg.envs_per_worker >= 1, "--envs-per-worker must be at least 1"),
+        (cfg.total_steps >= 1, "--total-steps must be positive"),
+        (cfg.batch_size >= 1, "--batch-size must be positive"),
+        (cfg.hidden_dim >= 1, "--hidden-dim must be positive"),
+        (cfg.update_itr >= 0, "--update-itr must be >= 0"),
+        (0.0 <= cfg.demo_fraction < 1.0, "--demo-fraction must be in [0, 1)"),
+        (cfg.target_success is None or 0.0 < cfg.target_success <= 1.0, "--target-success must be in (0, 1]"),
+        (cfg.eval_episodes >= 1 and cfg.final_eval_episodes >= 1, "evaluation needs at least one episode"),
+        (cfg.publish_every >= 1 and cfg.push_every >= 1 and cfg.log_every >= 1, "intervals must be positive"),
+        (cfg.max_steps is None or cfg.max_steps >= 1, "--max-steps must be positive"),
+        (0.0 < cfg.gamma <= 1.0 and 0.0 < cfg.soft_tau <= 1.0, "--gamma and --soft-tau must be in (0, 1]"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    if cfg.resume and not Path(cfg.resume).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {cfg.resume}")
+    if cfg.demo_file and not Path(cfg.demo_file).is_file():
+        raise FileNotFoundError(f"demonstration file not found: {cfg.demo_file}")
+
+
+def _check_env_id(env_id: str) -> None:
+    import gymnasium as gym
+
+    from sac.rollout import import_env_module
+
+    try:
+        import_env_module(env_id)
+        gym.spec(env_id.split(":", 1)[-1])
+    except (gym.error.Error, ModuleNotFoundError) as exc:
+        raise ValueError(f"unknown env id {env_id!r}: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+
+
+class Monitor:
+    """The main process's view of a run: TensorBoard, progress, evaluation, checkpoints, stop conditions."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, policy_factory: Any, start_steps: int, start_eps: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.cfg = cfg
+        self.run_dir = run_dir
+        self.writer = SummaryWriter(str(run_dir))
+        self.t0 = time.perf_counter()
+        self.rewards: deque[float] = deque(maxlen=100)
+        self.successes: deque[float] = deque(maxlen=100)
+        self.losses: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=100))
+        self.episodes = start_eps
+        self.env_steps = start_steps
+        self.updates = 0
+        self.best_success = -1.0
+        self.last_eval: dict[str, Any] | None = None
+        self.solved: dict[str, Any] | None = None
+        self.next_eval = start_steps + cfg.eval_every if cfg.eval_every else math.inf
+        self.next_ckpt = start_steps + cfg.checkpoint_every
+        self._rate_mark = (time.perf_counter(), start_steps, 0)
+        self.fps = 0.0
+        self.ups = 0.0
+        self._next_log = time.perf_counter() + cfg.log_seconds
+        self.policy_factory = policy_factory
+        self._eval_env = None
+        tty = sys.stderr.isatty()
+        self.bar = None
+        if cfg.progress and tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.total_steps, initial=start_steps, unit="step", dynamic_ncols=True)
+
+    # -- events
+    def on_episode(self, ep: Any) -> None:
+        self.episodes += 1
+        self.rewards.append(ep.reward)
+        self.successes.append(float(ep.success))
+        w, step = self.writer, self.env_steps
+        w.add_scalar("train/reward", ep.reward, step)
+        w.add_scalar("train/avg_reward", float(np.mean(self.rewards)), step)
+        w.add_scalar("train/steps", ep.length, step)
+        w.add_scalar("train/success", float(ep.success), step)
+        w.add_scalar("train/success_rate", float(np.mean(self.successes)), step)
+        if ep.physics_reset:
+            self.log(f"episode {self.episodes}: physics state went non-finite; env rebuilt itself")
+
+    def on_update(self, metrics: dict[str, float]) -> None:
+        w, step = self.writer, self.env_steps
+        for key, value in metrics.items():
+            if key == "updates_per_s":
+                continue
+            group = "loss" if "loss" in key else "train"
+            w.add_scalar(f"{group}/{key}", value, step)
+            if "loss" in key:
+                self.losses[key].append(value)
+                w.add_scalar(f"loss/avg_{key}", float(np.mean(self.losses[key])), step)
+
+    def on_counters(self, env_steps: int, updates: int, replay_size: int | None, demo_fraction: float) -> None:
+        self.env_steps, self.updates = env_steps, updates
+        now = time.perf_counter()
+        t, s, u = self._rate_mark
+        if now - t >= 2.0:
+            self.fps = (env_steps - s) / (now - t)
+            self.ups = (updates - u) / (now - t)
+            self._rate_mark = (now, env_steps, updates)
+            w = self.writer
+            w.add_scalar("perf/fps", self.fps, env_steps)
+            w.add_scalar("perf/updates_per_s", self.ups, env_steps)
+            w.add_scalar("perf/updates", updates, env_steps)
+            if replay_size is not None:
+                w.add_scalar("perf/replay_size", replay_size, env_steps)
+            w.add_scalar("train/demo_fraction", demo_fraction, env_steps)
+        if self.bar is not None:
+            self.bar.n = min(env_steps, self.cfg.total_steps)
+            self.bar.set_postfix_str(self._status(), refresh=False)
+            self.bar.refresh()
+        elif self.cfg.progress and now >= self._next_log:
+            self._next_log = now + self.cfg.log_seconds
+            self.log(f"[{_fmt_duration(self.elapsed)}] steps {env_steps} | {self._status()}")
+
+    def _status(self) -> str:
+        sr = float(np.mean(self.successes)) if self.successes else 0.0
+        ev = f" | eval {self.last_eval['success_rate']:.2f}" if self.last_eval else ""
+        return f"fps {self.fps:.0f} | upd/s {self.ups:.0f} | episodes {self.episodes} | success {sr:.2f}{ev}"
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def log(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message)
+        else:
+            print(message, flush=True)
+
+    # -- evaluation
+    def evaluate(self, snapshot: Any, episodes: int) -> dict[str, Any]:
+        from sac.rollout import evaluate_policy, make_env
+
+        if self._eval_env is None:
+            self._eval_env = make_env(self.cfg.env, None, self.cfg.max_steps)
+        policy = self.policy_factory()
+        snapshot(policy)
+        result = evaluate_policy(policy, self._eval_env, episodes, seed=_eval_seed_offset() + self.cfg.seed * 10_000)
+        result.update(env_steps=self.env_steps, episodes_trained=self.episodes, wall_time_s=self.elapsed)
+        return result
+
+    def record_eval(self, result: dict[str, Any]) -> None:
+        self.last_eval = result
+        w, step = self.writer, self.env_steps
+        w.add_scalar("eval/success", result["success_rate"], step)
+        w.add_scalar("eval/return", result["mean_return"], step)
+        w.add_scalar("eval/length", result["mean_length"], step)
+        for t, v in result["success_by_type"].items():
+            w.add_scalar(f"eval/success_{t}", v, step)
+        with open(self.run_dir / "eval.jsonl", "a") as f:
+            f.write(json.dumps(result) + "\n")
+        by_type = " ".join(f"{t} {v:.2f}" for t, v in result["success_by_type"].items())
+        self.log(
+            f"[{_fmt_duration(self.elapsed)}] eval at {step} steps: success {result['success_rate']:.2f} "
+            f"over {result['episodes']} episodes, return {result['mean_return']:.1f} {by_type}".rstrip()
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.writer.flush()
+        self.writer.close()
+        if self._eval_env is not None:
+            self._eval_env.close()
+
+
+# ----------------------------------------------------------------------------------------------- the run
+
+
+class Run:
+    """One training run: builds the shared pieces, starts the processes, drives the monitor, cleans up."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        import torch
+
+        from sac import SACTrainer, start_replay_manager
+        from sac.rollout import env_dims, make_env
+
+        self.cfg = cfg
+        name = f"{cfg.env.split(':')[-1]}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
+        self.run_dir = Path(cfg.run_dir or Path("runs") / name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+
+        probe = make_env(cfg.env, None, cfg.max_steps)
+        self.obs_dim, self.action_dim, low, high = env_dims(probe)
+        probe.close()
+
+        self.ctx = mp.get_context("spawn")
+        n_slots = cfg.workers + 1 + cfg.max_restarts + 1
+        from sac.parallel import SharedState
+
+        self.shared = SharedState(self.ctx, n_slots)
+        self.manager = None
+        start_steps = start_eps = 0
+        if cfg.mode == "serial":
+            from sac import ReplayBuffer
+
+            self.replay: Any = ReplayBuffer(cfg.replay_size, self.obs_dim, self.action_dim, seed=cfg.seed)
+        else:
+            self.manager, self.replay = start_replay_manager(cfg.replay_size, self.obs_dim, self.action_dim, cfg.seed)
+
+        self.demo_path = self._prepare_demos()
+        shared = cfg.mode != "serial"
+        if cfg.resume:
+            self.trainer = SACTrainer.load(cfg.resume, replay_buffer=self.replay, device=cfg.device, shared=shared)
+            extra = self.trainer.extra
+            start_steps = int(extra.get("env_steps", 0))
+            start_eps = int(extra.get("episodes", 0))
+            self.shared.base_env_steps.value = start_steps
+            self.shared.base_updates.value = int(self.trainer.updates)
+        else:
+            self.trainer = SACTrainer(
+                self.obs_dim,
+                self.action_dim,
+                _sac_config(cfg),
+                self.replay,
+                action_low=low,
+                action_high=high,
+                device=cfg.device,
+                shared=shared,
+            )
+        self._updates_at_start = int(self.trainer.updates)
+        if self.demo_path and cfg.mode == "serial":
+            from sac import ReplayBuffer
+
+            self.trainer.demo_buffer = ReplayBuffer.load(self.demo_path)
+        self.published = copy.deepcopy(self.trainer.policy_net).share_memory()
+        self.monitor = Monitor(cfg, self.run_dir, self._fresh_policy, start_steps, start_eps)
+        self.procs: dict[int, tuple[Any, str, Connection]] = {}
+        self.restarts = 0
+        self._next_slot = 0
+        with open(self.run_dir / "config.json", "w") as f:
+            json.dump(asdict(cfg), f, indent=2)
+
+    # -- pieces
+    def _prepare_demos(self) -> str | None:
+        cfg = self.cfg
+        if not cfg.demos or cfg.demo_fraction <= 0:
+            return None
+        if cfg.demo_file:
+            return cfg.demo_file
+        if not cfg.env.split(":")[-1].startswith("GraspEnv"):
+            raise ValueError(f"no scripted expert for {cfg.env!r}: pass --no-demos or --demo-file")
+        from grasp_env.expert import collect_demonstrations
+
+        from sac import ReplayBuffer
+        from sac.rollout import make_env
+
+        env = make_env(cfg.env, None, cfg.max_steps)
+        try:
+            transitions, stats = collect_demonstrations(env, cfg.demo_episodes, seed=cfg.seed * 7919 + 17)
+        finally:
+            env.close()
+        buf = ReplayBuffer(len(transitions.reward), self.obs_dim, self.action_dim, seed=cfg.seed)
+        buf.push_many(
+            transitions.obs,
+            transitions.action,
+            transitions.reward,
+            transitions.next_obs,
+            transitions.terminated.astype(np.float32),
+        )
+        path = self.run_dir / "demos.npz"
+        buf.save(str(path))
+        print(
+            f"demonstrations: {cfg.demo_episodes} expert episodes, {len(buf)} transitions, "
+            f"expert success {stats['success_rate']:.2f} -> {path}",
+            flush=True,
+        )
+        return str(path)
+
+    def _fresh_policy(self) -> Any:
+        return _clone_module(self.trainer.policy_net)
+
+    def _spec(self, seed: int) -> Any:
+        from sac.parallel import WorkerSpec
+
+        cfg = self.cfg
+        return WorkerSpec(
+            env_id=cfg.env,
+            env_kwargs={},
+            max_steps=cfg.max_steps,
+            envs_per_worker=cfg.envs_per_worker,
+            explore_steps=0 if cfg.resume else cfg.explore_steps,
+            replay_ratio=cfg.update_itr,
+            learning_starts=self.shared.base_env_steps.value + (0 if cfg.resume else cfg.learning_starts),
+            deterministic=cfg.deterministic,
+            reinit_every=cfg.reinit_every,
+            push_every=cfg.push_every,
+            publish_every=cfg.publish_every,
+            log_every=cfg.log_every,
+            max_lead_steps=cfg.max_lead_steps,
+            demo_path=self.demo_path,
+            learner_threads=cfg.learner_threads,
+            seed=seed,
+            update_kwargs=_update_kwargs(cfg, self.demo_path is not None),
+        )
+
+    def _snapshot_policy(self, dst: Any) -> None:
+        with self.shared.lock:
+            dst.load_state_dict(self.trainer.policy_net.state_dict())
+
+    def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path:
+        path = self.run_dir / name
+        extra = {
+            "env_steps": self.shared.total_env_steps() if self.cfg.mode != "serial" else self.monitor.env_steps,
+            "episodes": self.monitor.episodes,
+            "train_config": asdict(self.cfg),
+            "env_id": self.cfg.env,
+            "max_steps": self.cfg.max_steps,
+            "eval": eval_result or self.monitor.last_eval,
+            "wall_time_s": self.monitor.elapsed,
+        }
+        with self.shared.lock:
+            self.trainer.save(str(path), extra=extra)
+        return path
+
+    # -- processes
+    def _start(self, role: str, target: Any, args: tuple) -> None:
+        recv, send = self.ctx.Pipe(duplex=False)
+        slot = self._next_slot
+        self._next_slot += 1
+        proc = self.ctx.Process(target=target, args=(slot, *args, send), name=f"{role}-{slot}", daemon=True)
+        proc.start()
+        send.close()
+        self.procs[slot] = (proc, role, recv)
+
+    def _start_actor(self, index: int) -> None:
+        from sac.parallel import actor_main, hogwild_main
+
+        seed = self.cfg.seed * 100_003 + 1_000 * (index + 1)
+        spec = self._spec(seed)
+        if self.cfg.mode == "hogwild":
+            self._start("hogwild", hogwild_main, (spec, self.shared, self.trainer, self.replay))
+        else:
+            self._start("actor", actor_main, (spec, self.shared, self.published, self.replay))
+
+    def start_processes(self) -> None:
+        from sac.parallel import learner_main, publish_policy
+
+        publish_policy(self.shared, self.trainer.policy_net, self.published)
+        for i in range(self.cfg.workers):
+            self._start_actor(i)
+        if self.cfg.mode == "actor-learner":
+            spec = self._spec(self.cfg.seed)
+            self._start("learner", learner_main, (spec, self.shared, self.trainer, self.published, self.replay))
+
+    def _poll(self, timeout: float) -> None:
+        conns = {recv: slot for slot, (_, _, recv) in self.procs.items()}
+        if not conns:
+            time.sleep(timeout)
+            return
+        for conn in wait(list(conns), timeout=timeout):
+            slot = conns[conn]
+            try:
+                while conn.poll():
+                    kind, payload = conn.recv()
+                    self._handle(slot, kind, payload)
+            except (EOFError, OSError, Exception) as exc:  # a dead worker's half-written message
+                if not isinstance(exc, EOFError):
+                    self.monitor.log(f"dropped a broken message from {self.procs[slot][1]}-{slot}: {exc}")
+                self._check_dead(slot)
+
+    def _handle(self, slot: int, kind: str, payload: Any) -> None:
+        if kind == "episode":
+            self.monitor.on_episode(payload)
+        elif kind == "update":
+            self.monitor.on_update(payload)
+        elif kind == "error":
+            role = self.procs[slot][1]
+            raise TrainingError(f"{role} process {slot} failed: {payload.splitlines()[0]}\n{payload}")
+
+    def _check_dead(self, slot: int) -> None:
+        proc, role, recv = self.procs[slot]
+        proc.join(timeout=0.5)
+        if proc.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            recv.close()
+        del self.procs[slot]
+        if self.shared.lock.release_if_held_by(proc.pid):
+            self.monitor.log(f"{role}-{slot} died holding the network lock; lock released")
+        if self.shared.stop.is_set():
+            return
+        self.monitor.log(f"{role} process {slot} (pid {proc.pid}) died with exit code {proc.exitcode}")
+        if role == "learner":
+            raise TrainingError(f"the learner process died (exit code {proc.exitcode}); stopping")
+        if self.restarts >= self.cfg.max_restarts:
+            raise TrainingError(f"{role} processes died {self.restarts + 1} times (limit --max-restarts)")
+        self.restarts += 1
+        self._start_actor(self.cfg.workers + self.restarts)
+        self.monitor.log(f"started a replacement {role} ({self.restarts}/{self.cfg.max_restarts} restarts)")
+
+    def _counters(self) -> None:
+        m = self.monitor
+        replay_size = None
+        if m.env_steps >= m.next_eval or m.env_steps >= m.next_ckpt or time.perf_counter() - m._rate_mark[0] >= 2.0:
+            with contextlib.suppress(Exception):
+                replay_size = len(self.replay)
+        demo_frac = self.cfg.demo_fraction if self.demo_path else 0.0
+        m.on_counters(self.shared.total_env_steps(), self.shared.total_updates(), replay_size, demo_frac)
+
+    def _periodic(self) -> bool:
+        """Evaluate and checkpoint when due; return True when the run should stop."""
+        cfg, m = self.cfg, self.monitor
+        if m.env_steps >= m.next_eval:
+            m.next_eval = m.env_steps + cfg.eval_every
+            result = m.evaluate(self._snapshot_policy, cfg.eval_episodes)
+            if cfg.target_success is not None and result["success_rate"] >= cfg.target_success:
+                if cfg.final_eval_episodes > cfg.eval_episodes:
+                    m.log(f"eval reached {result['success_rate']:.2f}: confirming on {cfg.final_eval_episodes} seeds")
+                    result = m.evaluate(self._snapshot_policy, cfg.final_eval_episodes)
+            m.record_eval(result)
+            if result["success_rate"] > m.best_success:
+                m.best_success = result["success_rate"]
+                self.save_checkpoint("best.pt", result)
+            if cfg.target_success is not None and result["success_rate"] >= cfg.target_success:
+                if result["episodes"] >= cfg.final_eval_episodes:
+                    m.solved = result
+                    m.log(
+                        f"Solved in {_fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} "
+                        f"steps: eval success {result['success_rate']:.2f}"
+                    )
+                    return True
+        if m.env_steps >= m.next_ckpt:
+            m.next_ckpt = m.env_steps + cfg.checkpoint_every
+            self.save_checkpoint("latest.pt")
+        return self._limits_reached()
+
+    def _limits_reached(self) -> bool:
+        cfg, m = self.cfg, self.monitor
+        if m.env_steps >= cfg.total_steps:
+            return True
+        if cfg.max_episodes is not None and m.episodes >= cfg.max_episodes:
+            return True
+        return cfg.max_minutes is not None and m.elapsed >= cfg.max_minutes * 60
+
+    # -- loops
+    def loop_parallel(self) -> None:
+        self.start_processes()
+        while True:
+            self._poll(0.1)
+            for slot in list(self.procs):
+                if slot in self.procs and not self.procs[slot][0].is_alive():
+                    self._drain(slot)
+                    self._check_dead(slot)
+            self._counters()
+            if self._periodic():
+                return
+
+    def _drain(self, slot: int) -> None:
+        _, _, recv = self.procs[slot]
+        with contextlib.suppress(Exception):
+            while recv.poll():
+                kind, payload = recv.recv()
+                self._handle(slot, kind, payload)
+
+    def loop_serial(self) -> None:
+        import torch
+
+        from sac.rollout import EnvRunner
+
+        cfg, m = self.cfg, self.monitor
+        torch.set_num_threads(cfg.learner_threads)
+        runner = EnvRunner(
+            cfg.env,
+            cfg.envs_per_worker,
+            seed=cfg.seed * 100_003 + 1_000,
+            max_steps=cfg.max_steps,
+            reinit_every=cfg.reinit_every,
+        )
+        kwargs = _update_kwargs(cfg, self.demo_path is not None)
+        steps = m.env_steps
+        explore = 0 if cfg.resume else cfg.explore_steps
+        starts = steps + (0 if cfg.resume else cfg.learning_starts)
+        credit, acc, n_acc = 0.0, defaultdict(float), 0
+        try:
+            while not self.shared.stop.is_set():
+                if steps < explore:
+                    actions = runner.random_actions()
+                else:
+                    actions = self.trainer.policy_net.get_action(runner.obs, deterministic=cfg.deterministic)
+                    actions = np.asarray(actions, dtype=np.float32).reshape(runner.n_envs, -1)
+                for ep in runner.step(actions):
+                    m.on_episode(ep)
+                if len(runner.pending) >= cfg.push_every:
+                    self.replay.push_many(*runner.pending.take())
+                steps += runner.n_envs
+                self.shared.env_steps[0] = steps - self.shared.base_env_steps.value
+                if steps >= starts and len(self.replay) + len(runner.pending) >= cfg.batch_size:
+                    if len(runner.pending):
+                        self.replay.push_many(*runner.pending.take())
+                    credit += cfg.update_itr * runner.n_envs
+                    while credit >= 1.0:
+                        for k, v in self.trainer.update(**kwargs).items():
+                            acc[k] += float(v)
+                        credit -= 1.0
+                        n_acc += 1
+                        self.shared.updates[0] += 1
+                    if n_acc >= cfg.log_every:
+                        m.on_update({k: v / n_acc for k, v in acc.items()})
+                        acc, n_acc = defaultdict(float), 0
+                self._counters()
+                if self._periodic():
+                    return
+        finally:
+            runner.close()
+
+    def stop_processes(self, timeout: float = 10.0) -> None:
+        self.shared.stop.set()
+        deadline = time.monotonic() + timeout
+        for proc, _, _ in list(self.procs.values()):
+            proc.join(timeout=max(0.1, deadline - time.monotonic()))
+        for proc, _role, recv in list(self.procs.values()):
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=3)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=3)
+            self.shared.lock.release_if_held_by(proc.pid or 0)
+            with contextlib.suppress(Exception):
+                recv.close()
+        self.procs.clear()
+
+    def shutdown_manager(self) -> None:
+        if self.manager is not None:
+            with contextlib.suppress(Exception):
+                self.manager.shutdown()
+            self.manager = None
+
+
+def _clone_module(module: Any) -> Any:
+    """A private (not shared-memory) copy of a torch module."""
+    clone = copy.deepcopy(module)
+    for t in list(clone.parameters()) + list(clone.buffers()):
+        t.data = t.data.clone()
+    return clone
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run training to its end; return the summary also written to ``run_dir/summary.json``."""
+    validate(cfg)
+    _check_env_id(cfg.env)
+    run = Run(cfg)
+    m = run.monitor
+    m.log(
+        f"run folder {run.run_dir} | mode {cfg.mode} | workers {cfg.workers if cfg.mode != 'serial' else 1} "
+        f"x {cfg.envs_per_worker} envs | obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
+    )
+    status, error = "finished", None
+    previous = {}
+    if _in_main_thread():
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGTERM, _raise_interrupted)
+        signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        if cfg.mode == "serial":
+            run.loop_serial()
+        else:
+            run.loop_parallel()
+        status = "solved" if m.solved else "finished"
+    except _Interrupted:
+        status = "interrupted"
+        m.log("interrupted: saving a checkpoint and stopping the workers")
+    except TrainingError as exc:
+        status, error = "failed", str(exc)
+        m.log(f"error: {str(exc).splitlines()[0]}")
+    finally:
+        with _signals_deferred(previous):
+            run.stop_processes()
+            try:
+                final = run.save_checkpoint("latest.pt")
+                if status != "failed":
+                    m.log(f"checkpoint {final}")
+            finally:
+                run.shutdown_manager()
+                m.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    summary = {
+        "status": status,
+        "error": error,
+        "solved": m.solved is not None,
+        "solve_time_s": m.solved["wall_time_s"] if m.solved else None,
+        "env_steps": m.env_steps,
+        "episodes": m.episodes,
+        "updates": run.shared.total_updates(),
+        "wall_time_s": m.elapsed,
+        "best_eval_success": m.best_success if m.best_success >= 0 else None,
+        "last_eval": m.last_eval,
+        "run_dir": str(run.run_dir),
+        "config": asdict(cfg),
+    }
+    with open(run.run_dir / "summary.json", "w") as f:
+        json.dump(summary, f, indent=2)
+    if status == "failed":
+        raise TrainingError(error or "training failed")
+    return summary
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise _Interrupted(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals_deferred(previous: dict[Any, Any]):
+    """While cleaning up, a second Ctrl-C/SIGTERM must not abort the cleanup half-way: ignore them."""
+    for sig in previous:
+        signal.signal(sig, signal.SIG_IGN)
+    yield
+
+
+# ----------------------------------------------------------------------------------------------- eval / render
+
+
+def _load_for_play(checkpoint: str) -> tuple[Any, dict[str, Any]]:
+    from sac import SACTrainer
+
+    trainer = SACTrainer.load(checkpoint, device="cpu")
+    return trainer.policy_net, trainer.extra
+
+
+def evaluate_checkpoint(checkpoint: str, episodes: int = 100, seed: int = 0, out: str | None = None) -> dict:
+    from sac.rollout import evaluate_policy, make_env
+
+    policy, extra = _load_for_play(checkpoint)
+    env_id = extra.get("env_id", DEFAULT_ENV)
+    env = make_env(env_id, None, extra.get("max_steps"))
+    try:
+        t0 = time.perf_counter()
+        result = evaluate_policy(policy, env, episodes, seed=_eval_seed_offset() + seed * 10_000)
+    finally:
+        env.close()
+    result.update(checkpoint=str(checkpoint), env_id=env_id, eval_time_s=time.perf_counter() - t0)
+    out_path = Path(out) if out else Path(checkpoint).with_suffix(".eval.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_path, "w") as f:
+        json.dump(result, f, indent=2)
+    result["out"] = str(out_path)
+    return result
+
+
+def render_checkpoint(
+    checkpoint: str,
+    gui: bool = False,
+    video: str | None = None,
+    episodes: int = 1,
+    seed: int = 0,
+    fps: int = 24,
+) -> dict[str, Any]:
+    from sac.rollout import make_env
+
+    if gui == bool(video):
+        raise ValueError("render needs exactly one of --gui or --video PATH")
+    policy, extra = _load_for_play(checkpoint)
+    env_id = extra.get("env_id", DEFAULT_ENV)
+    is_grasp = env_id.split(":")[-1].startswith("GraspEnv")
+    if gui:
+        kwargs = {"headless": False, "render_mode": "human"} if is_grasp else {"render_mode": "human"}
+    else:
+        kwargs = {"render_mode": "rgb_array"}
+    env = make_env(env_id, kwargs, extra.get("max_steps"))
+    writer, frames, successes = None, 0, []
+    try:
+        if video:
+            import imageio.v2 as imageio
+
+            Path(video).parent.mkdir(parents=True, exist_ok=True)
+            writer = (
+                imageio.get_writer(video, fps=fps)
+                if not video.endswith(".gif")
+                else imageio.get_writer(video, duration=1000 / fps, loop=0)
+            )
+        for k in range(episodes):
+            obs, info = env.reset(seed=_eval_seed_offset() + seed * 10_000 + k)
+            done = False
+            while not done:
+                if writer is not None:
+                    writer.append_data(np.asarray(env.render()))
+                    frames += 1
+                elif gui:
+                    time.sleep(1.0 / fps)
+                action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
+                obs, _, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+            successes.append(bool(info.get("is_success", False)))
+            if writer is not None:
+                for _ in range(fps // 2):  # hold the last frame half a second
+                    writer.append_data(np.asarray(env.render()))
+                    frames += 1
+    finally:
+        if writer is not None:
+            writer.close()
+        env.close()
+    return {"episodes": episodes, "successes": successes, "frames": frames, "video": video}
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Multi-process SAC for robot-arm grasping. Subcommands: train (default), eval, render.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    p_train = sub.add_parser("train", help="train a policy (the default)", formatter_class=argparse.HelpFormatter)
+    add_dataclass_arguments(p_train, TrainConfig)
+    p_eval = sub.add_parser("eval", help="deterministic evaluation of a checkpoint on held-out seeds")
+    p_eval.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
+    p_eval.add_argument("--episodes", type=int, default=100, help="episodes (default: 100)")
+    p_eval.add_argument("--seed", type=int, default=0, help="evaluation seed block (default: 0)")
+    p_eval.add_argument("--out", default=None, help="JSON output (default: next to the checkpoint)")
+    p_render = sub.add_parser("render", help="watch a checkpoint in the GUI or record a video")
+    p_render.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
+    group = p_render.add_mutually_exclusive_group(required=True)
+    group.add_argument("--gui", action="store_true", help="PyBullet GUI window (needs a display or xvfb-run)")
+    group.add_argument("--video", default=None, help="write episodes to this .mp4 or .gif")
+    p_render.add_argument("--episodes", type=int, default=1, help="episodes (default: 1)")
+    p_render.add_argument("--seed", type=int, default=0, help="evaluation seed block (default: 0)")
+    p_render.add_argument("--fps", type=int, default=24, help="video frame rate (default: 24)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("train", "eval", "render", "-h", "--help"):
+        argv = ["train", *argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "eval":
+            if args.episodes < 1:
+                raise ValueError("--episodes must be at least 1")
+            result = evaluate_checkpoint(args.checkpoint, args.episodes, args.seed, args.out)
+            by_type = ", ".join(f"{t} {v:.2f}" for t, v in result["success_by_type"].items())
+            print(
+                f"success {result['success_rate']:.3f} over {result['episodes']} episodes | mean return "
+                f"{result['mean_return']:.2f} | mean length {result['mean_length']:.1f}"
+                + (f" | {by_type}" if by_type else "")
+                + f" -> {result['out']}"
+            )
+        elif args.command == "render":
+            result = render_checkpoint(args.checkpoint, args.gui, args.video, args.episodes, args.seed, args.fps)
+            print(
+                f"rendered {result['episodes']} episode(s), successes {result['successes']}"
+                + (f", {result['frames']} frames -> {result['video']}" if result["video"] else "")
+            )
+        else:
+            cfg = dataclass_from_namespace(TrainConfig, args)
+            summary = train(cfg)
+            if summary["status"] == "interrupted":
+                return 130
+    except (ValueError, FileNotFoundError, TrainingError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"train.py: error: {first}", file=sys.stderr)
+        return 2 if isinstance(exc, (ValueError, FileNotFoundError)) else 1
+    except _checkpoint_error() as exc:
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _checkpoint_error() -> type[BaseException]:
+    try:
+        from sac import CheckpointError
+
+        return CheckpointError
+    except ImportError:  # pragma: no cover
+        return OSError
+
+
+if __name__ == "__main__":
+    sys.exit(main())
