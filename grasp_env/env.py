@@ -1,0 +1,315 @@
+"""`GraspEnv`: the gymnasium env that joins the simulation, the Panda and the grasping task.
+
+Action, `Box(-1, 1, (5,), float32)`, applied at 24 Hz (10 physics substeps of 1/240 s), values outside [-1, 1]
+clipped:
+
+====  ==========================================================================================================
+slot  meaning
+====  ==========================================================================================================
+0-2   hand point displacement dx, dy, dz: `MAX_STEP` = 3 cm per step at +-1 (0.72 m/s), added to the commanded
+      target, which is clipped to the workspace (x 0.25..0.78, y -0.32..0.32, z 0.015..0.40 m: never below the
+      fingertips' clearance of the table top at z = 0)
+3     hand yaw change: `MAX_YAW_STEP` = 0.25 rad per step at +-1; the yaw stays in [-1.82, 1.82] rad
+4     gripper: the target opening, `(a + 1) / 2 * 8 cm`: +1 opens fully, -1 closes fully (squeezes what it holds)
+====  ==========================================================================================================
+
+Observation, `Box(float32, (33,))` with finite bounds (values are clipped into them); `OBS_SLICES` names the slots:
+
+==================  ======  ===============================================================================
+name                slots   meaning (metres, radians, m/s, rad/s; world frame, table top at z = 0)
+==================  ======  ===============================================================================
+hand_pos            0-2     hand point (midway between the fingertips) position
+hand_yaw            3-4     sin, cos of the hand yaw (0: fingers close along world y)
+gripper_opening     5       distance between the fingers, 0 .. 0.08
+finger_contacts     6-7     left, right finger touches the object (0/1)
+object_pos          8-10    object centre position
+object_yaw          11-12   sin, cos of the object's heading (its local x axis projected on the table)
+object_up           13-15   the object's local z axis in the world ((0, 0, 1) when upright; z = cos tilt)
+object_lin_vel      16-18   object linear velocity
+object_ang_vel      19-21   object angular velocity
+object_to_hand      22-24   hand_pos - object_pos
+object_size         25-27   object bounding-box extents along its local x, y, z (after the size scale)
+object_type         28-31   one-hot over `OBJECT_TYPES` = (cube, long_box, cylinder, dumbbell)
+grasp_yaw_error     32      hand yaw change to the nearest yaw that grasps the object, given its symmetry
+                            (cube: quarter turn, long box and dumbbell: half turn, cylinder: any -> 0)
+==================  ======  ===============================================================================
+
+Episodes start with the object at rest and the open hand pointing down at (0.5, 0, 0.22) m +-2 cm per axis,
+yaw +-0.2 rad. Reward, success and failure are the task's (`grasp_env.task`). `terminated` is true on success or
+when the object falls off the table; `truncated` is true at `max_episode_steps` (if set) and when a NaN physics
+state ended the episode (`info["physics_reset"]`); never both.
+
+Seeds: training uses seeds below `EVAL_SEED_OFFSET`; evaluation uses seeds from it upwards (`eval_seed(i)`), so
+evaluation configurations are ones training never drew.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from grasp_env.robot import MAX_OPENING, YAW_LIMIT, PandaRobot
+from grasp_env.sim import Simulation
+from grasp_env.task import OBJECT_TYPES, GraspTask, up_axis, yaw_of
+
+MAX_STEP = 0.03  # m of hand travel per axis per step at |action| = 1
+MAX_YAW_STEP = 0.25  # rad of hand yaw per step at |action| = 1
+HAND_START = np.array([0.5, 0.0, 0.22])
+HAND_START_NOISE = np.array([0.02, 0.02, 0.02])
+HAND_START_YAW_NOISE = 0.2
+DEFAULT_MAX_EPISODE_STEPS = 50  # about 2 s; the scripted expert needs 20-30 steps
+EVAL_SEED_OFFSET = 1_000_000
+
+OBS_SLICES: dict[str, slice] = {
+    "hand_pos": slice(0, 3),
+    "hand_yaw": slice(3, 5),
+    "gripper_opening": slice(5, 6),
+    "finger_contacts": slice(6, 8),
+    "object_pos": slice(8, 11),
+    "object_yaw": slice(11, 13),
+    "object_up": slice(13, 16),
+    "object_lin_vel": slice(16, 19),
+    "object_ang_vel": slice(19, 22),
+    "object_to_hand": slice(22, 25),
+    "object_size": slice(25, 28),
+    "object_type": slice(28, 32),
+    "grasp_yaw_error": slice(32, 33),
+}
+OBS_DIM = 33
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "hand_pos": (-2.0, 2.0),
+    "hand_yaw": (-1.0, 1.0),
+    "gripper_opening": (0.0, 0.1),
+    "finger_contacts": (0.0, 1.0),
+    "object_pos": (-2.0, 2.0),
+    "object_yaw": (-1.0, 1.0),
+    "object_up": (-1.0, 1.0),
+    "object_lin_vel": (-5.0, 5.0),
+    "object_ang_vel": (-30.0, 30.0),
+    "object_to_hand": (-4.0, 4.0),
+    "object_size": (0.0, 0.5),
+    "object_type": (0.0, 1.0),
+    "grasp_yaw_error": (-2.0 * math.pi, 2.0 * math.pi),
+}
+OBS_LOW = np.zeros(OBS_DIM, dtype=np.float32)
+OBS_HIGH = np.zeros(OBS_DIM, dtype=np.float32)
+for _name, _sl in OBS_SLICES.items():
+    OBS_LOW[_sl], OBS_HIGH[_sl] = _BOUNDS[_name]
+
+
+def eval_seed(index: int) -> int:
+    """The seed of the `index`-th evaluation episode (training seeds stay below `EVAL_SEED_OFFSET`)."""
+    return EVAL_SEED_OFFSET + int(index)
+
+
+class GraspEnv(gym.Env):
+    """Top-down grasping with a Franka Panda in PyBullet: pick up a randomised object and lift it.
+
+    See the module docstring for the action and observation layout and docs/ENV.md for the task.
+
+    Args:
+        headless: True (default) runs PyBullet DIRECT; False opens the GUI (an X display is required:
+            `DisplayNotFoundError` otherwise, suggesting headless or `xvfb-run -a`).
+        render_mode: None, "rgb_array" (camera frames, works headless) or "human" (opens the GUI and paces
+            `step` to real time).
+        reward_type: "dense" (staged, in [-1, 0] per step, +1 on success) or "sparse" (1 on success, else 0).
+        object_types: the object types to draw from, a subset of `OBJECT_TYPES`.
+        max_episode_steps: time limit (`truncated=True`), None for none. `gymnasium.make("GraspEnv-v0", ...)`
+            leaves it None and applies its own `TimeLimit` (50 steps unless `max_episode_steps=` is given to make).
+        lift_height: success needs the object this far (m) above its resting height...
+        hold_steps: ...while grasped, for this many consecutive steps.
+        render_width, render_height: size of "rgb_array" frames.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 24}
+
+    def __init__(
+        self,
+        headless: bool = True,
+        render_mode: str | None = None,
+        reward_type: str = "dense",
+        object_types: tuple[str, ...] | list[str] = OBJECT_TYPES,
+        max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS,
+        lift_height: float = 0.10,
+        hold_steps: int = 3,
+        render_width: int = 480,
+        render_height: int = 360,
+    ) -> None:
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if max_episode_steps is not None and max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be a positive int or None, got {max_episode_steps!r}")
+        self.render_mode = render_mode
+        self.headless = bool(headless) and render_mode != "human"
+        self.max_episode_steps = max_episode_steps
+        self.render_width, self.render_height = int(render_width), int(render_height)
+        self.task = GraspTask(tuple(object_types), lift_height, hold_steps, reward_type)
+        self.robot = PandaRobot()
+        self.sim = Simulation(gui=not self.headless)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
+        self.observation_space = gym.spaces.Box(OBS_LOW, OBS_HIGH, dtype=np.float32)
+        self._one_hot = {t: tuple(float(t == u) for u in OBJECT_TYPES) for t in OBJECT_TYPES}
+        self._elapsed = 0
+        self._needs_reset = True
+        self._last_obs = np.zeros(OBS_DIM, dtype=np.float32)
+        self._last_reward = 0.0
+        self._wall_clock = 0.0
+        self._build()
+
+    # ----------------------------------------------------------------------------------------- lifecycle
+    def _build(self) -> None:
+        """Connect and load the table, the robot and (at reset) the object."""
+        self.sim.connect()
+        with self.sim.loading() as client:
+            robot_body = self.robot.load(client)
+            self.task.load(client, robot_body)
+        self._needs_reset = True
+
+    def reinit(self) -> None:
+        """Drop the physics client and build a fresh world (sheds drift and leaks); call `reset()` next."""
+        self.sim.disconnect()
+        self._build()
+
+    def shutdown(self) -> None:
+        """Disconnect from PyBullet; safe to call twice. `reinit()` brings the env back."""
+        self.sim.disconnect()
+        self._needs_reset = True
+
+    def close(self) -> None:
+        """Gymnasium's close: `shutdown()`."""
+        self.shutdown()
+
+    def _require_connection(self, what: str) -> None:
+        if not self.sim.connected:
+            raise RuntimeError(f"GraspEnv.{what}() after shutdown(): call env.reinit() to build a fresh world first")
+
+    # ------------------------------------------------------------------------------------- gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode. `options={"object_type": name}` forces the object type."""
+        self._require_connection("reset")
+        super().reset(seed=seed)
+        rng = self.np_random
+        object_type = (options or {}).get("object_type")
+        self.task.reset(rng, object_type)
+        start = HAND_START + rng.uniform(-HAND_START_NOISE, HAND_START_NOISE)
+        self.robot.reset(start, float(rng.uniform(-HAND_START_YAW_NOISE, HAND_START_YAW_NOISE)))
+        obs = self._observe_raw(after_reset=True)
+        if not np.isfinite(obs).all():
+            raise RuntimeError("GraspEnv.reset(): non-finite physics state right after reset")
+        np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
+        flags = self._evaluate(obs)
+        self._elapsed = 0
+        self._needs_reset = False
+        self._last_obs = obs
+        self._last_reward = 0.0
+        self._wall_clock = time.perf_counter()
+        if self.render_mode == "human":
+            self.render()
+        return obs.copy(), self._info(flags, physics_reset=False)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply one action for 1/24 s; see the module docstring for the layout and episode-end semantics."""
+        self._require_connection("step")
+        if self._needs_reset:
+            raise RuntimeError("GraspEnv.step() before reset(): call env.reset() first")
+        a = self._check_action(action)
+        self.robot.apply_action(a[:3] * MAX_STEP, float(a[3]) * MAX_YAW_STEP, (float(a[4]) + 1.0) * 0.5 * MAX_OPENING)
+        self.sim.step()
+        self._elapsed += 1
+        obs = self._observe_raw()
+        if not np.isfinite(obs).all():
+            return self._recover_from_nan()
+        np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
+        flags = self._evaluate(obs)
+        reward = self.task.compute_reward(flags)
+        terminated = bool(flags["is_success"] or flags["is_fallen"])
+        truncated = not terminated and self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps
+        self._last_obs = obs
+        self._last_reward = reward
+        if self.render_mode == "human":
+            self._pace()
+        return obs.copy(), reward, terminated, truncated, self._info(flags, physics_reset=False)
+
+    def render(self) -> np.ndarray | None:
+        """ "rgb_array": an (H, W, 3) uint8 frame; "human": the GUI is live, returns None."""
+        if self.render_mode == "rgb_array":
+            self._require_connection("render")
+            return self.sim.render(self.render_width, self.render_height)
+        return None
+
+    # --------------------------------------------------------------------------------------- internals
+    def _check_action(self, action: np.ndarray) -> np.ndarray:
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"action must be a numeric array of shape (5,), got {action!r}") from exc
+        if a.shape != (5,):
+            raise ValueError(f"action must have shape (5,), got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"action contains NaN or inf: {a.tolist()}")
+        return np.clip(a, -1.0, 1.0)
+
+    def _observe_raw(self, after_reset: bool = False) -> np.ndarray:
+        """Read PyBullet once and lay out the observation (float32, not yet clipped)."""
+        hand_pos, hand_quat, opening = self.robot.read(forward_kinematics=after_reset)
+        obj_pos, obj_quat, lin_vel, ang_vel = self.task.read_object()
+        left, right, left_side, right_side = self.task.finger_contacts()
+        self._side_contacts = (left_side, right_side)
+        hand_yaw = yaw_of(hand_quat)
+        obj_yaw = yaw_of(obj_quat)
+        error = self.task.grasp_yaw_error(hand_yaw, obj_yaw) if math.isfinite(hand_yaw + obj_yaw) else math.nan
+        hx, hy, hz = hand_pos
+        ox, oy, oz = obj_pos
+        size = self.task.size
+        return np.array(
+            (hx, hy, hz, math.sin(hand_yaw), math.cos(hand_yaw), opening, left, right,
+             ox, oy, oz, math.sin(obj_yaw), math.cos(obj_yaw), *up_axis(obj_quat), *lin_vel, *ang_vel,
+             hx - ox, hy - oy, hz - oz, size[0], size[1], size[2], *self._one_hot[self.task.object_type], error),
+            dtype=np.float32,
+        )  # fmt: skip
+
+    def _evaluate(self, obs: np.ndarray) -> dict[str, float | bool]:
+        values = obs.tolist()
+        return self.task.evaluate(values[0:3], values[8:11], values[32], self._side_contacts)
+
+    def _info(self, flags: dict[str, float | bool], physics_reset: bool) -> dict[str, Any]:
+        info: dict[str, Any] = dict(flags)
+        info["object_type"] = self.task.object_type
+        info["physics_reset"] = physics_reset
+        return info
+
+    def _recover_from_nan(self) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """A NaN physics state: end the episode (truncated), rebuild the world, say so in `info`.
+
+        The returned observation is the last finite one and the reward that of the previous step, so nothing
+        non-finite reaches a replay buffer.
+        """
+        self.reinit()
+        flags = {"is_success": False, "is_grasped": False, "is_lifted": False, "is_fallen": False,
+                 "reach_distance": 0.0, "yaw_error": 0.0, "lift": 0.0}  # fmt: skip
+        return self._last_obs.copy(), self._last_reward, False, True, self._info(flags, physics_reset=True)
+
+    def _inject_nan_fault(self) -> None:
+        """Test hook: corrupt the physics state (a NaN object velocity) as the original gripper's NaN did."""
+        self._require_connection("_inject_nan_fault")
+        nan = float("nan")
+        self.sim.client.resetBaseVelocity(self.task.object, (nan, nan, nan), (nan, nan, nan))
+
+    def _pace(self) -> None:
+        """In "human" mode, sleep so that the GUI plays at real time."""
+        self._wall_clock += self.sim.dt
+        delay = self._wall_clock - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            self._wall_clock = time.perf_counter()
+
+
+__all__ = ["GraspEnv", "OBS_SLICES", "OBS_DIM", "EVAL_SEED_OFFSET", "eval_seed", "MAX_STEP", "MAX_YAW_STEP",
+           "YAW_LIMIT"]  # fmt: skip

@@ -1,0 +1,161 @@
+"""A scripted grasping expert that acts from the observation alone, and a demonstration collector.
+
+`ScriptedExpert` is a small state machine over `OBS_SLICES`: approach a hover point above the object while turning
+the hand by the observed grasp yaw error, descend to the grasp height, close, then lift until the env reports
+success. It keeps only its phase between calls, so it works through wrappers and in any process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from grasp_env.env import MAX_STEP, MAX_YAW_STEP, OBS_DIM, OBS_SLICES
+from grasp_env.robot import WORKSPACE_LOW
+
+_HAND = OBS_SLICES["hand_pos"]
+_OPENING = OBS_SLICES["gripper_opening"].start
+_CONTACTS = OBS_SLICES["finger_contacts"]
+_OBJECT = OBS_SLICES["object_pos"]
+_SIZE = OBS_SLICES["object_size"]
+_YAW_ERROR = OBS_SLICES["grasp_yaw_error"].start
+
+APPROACH, DESCEND, CLOSE, LIFT = "approach", "descend", "close", "lift"
+
+
+class ScriptedExpert:
+    """Approach, turn, descend, close, lift; returns float32 actions in the env's `Box(-1, 1, (5,))`.
+
+    Args:
+        hover: height (m) above the grasp point from which the hand descends.
+        gain: proportional gain on the position error, in units of one full step.
+        close_steps: steps to squeeze before lifting.
+        noise: std of Gaussian noise added to the position and yaw actions (0: deterministic).
+        seed: seed of the noise generator.
+    """
+
+    def __init__(
+        self, hover: float = 0.07, gain: float = 1.0, close_steps: int = 4, noise: float = 0.0, seed: int | None = None
+    ) -> None:
+        self.hover = hover
+        self.gain = gain
+        self.close_steps = close_steps
+        self.noise = noise
+        self._rng = np.random.default_rng(seed)
+        self.phase = APPROACH
+        self._closing = 0
+
+    def reset(self) -> None:
+        """Forget the phase: call at the start of every episode."""
+        self.phase = APPROACH
+        self._closing = 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The action for `obs` (shape `(OBS_DIM,)`)."""
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape != (OBS_DIM,):
+            raise ValueError(f"ScriptedExpert.act: obs must have shape ({OBS_DIM},), got {obs.shape}")
+        hand, obj, size = obs[_HAND], obs[_OBJECT], obs[_SIZE]
+        yaw_error = obs[_YAW_ERROR]
+        both_touch = bool(obs[_CONTACTS].min() > 0.5)
+        # Grasp a little below the centre of tall objects, never so low that the fingertips scrape the table.
+        grasp_z = max(obj[2] - 0.15 * size[2], WORKSPACE_LOW[2] + 0.003)
+        xy_error = float(np.hypot(*(obj[:2] - hand[:2])))
+
+        if self.phase == APPROACH:
+            target = np.array([obj[0], obj[1], grasp_z + self.hover])
+            if xy_error < 0.01 and abs(yaw_error) < 0.05 and hand[2] < target[2] + 0.02:
+                self.phase = DESCEND
+        if self.phase == DESCEND:
+            target = np.array([obj[0], obj[1], grasp_z])
+            if xy_error > 0.03:
+                self.phase = APPROACH
+            elif hand[2] < grasp_z + 0.006:
+                self.phase = CLOSE
+        if self.phase == CLOSE:
+            target = hand.copy()
+            self._closing += 1
+            if self._closing >= self.close_steps:
+                self.phase = LIFT
+        if self.phase == LIFT:
+            target = np.array([hand[0], hand[1], hand[2] + 2.0 * MAX_STEP])
+            lost = not both_touch and obs[_OPENING] < 0.005  # closed on nothing
+            if lost:
+                self.phase, self._closing = APPROACH, 0
+                target = np.array([obj[0], obj[1], grasp_z + self.hover])
+
+        action = np.zeros(5)
+        action[:3] = self.gain * (target - hand) / MAX_STEP
+        action[3] = yaw_error / MAX_YAW_STEP if self.phase in (APPROACH, DESCEND) else 0.0
+        action[4] = -1.0 if self.phase in (CLOSE, LIFT) else 1.0
+        if self.noise > 0.0:
+            action[:4] += self._rng.normal(0.0, self.noise, 4)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class Transitions:
+    """Flat arrays of transitions: float32 `obs, action, reward, next_obs`, bool `terminated, truncated`."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.reward)
+
+
+def collect_demonstrations(
+    env: gym.Env, n_episodes: int, seed: int, expert: ScriptedExpert | None = None
+) -> tuple[Transitions, dict[str, Any]]:
+    """Run the expert for `n_episodes` episodes seeded `seed, seed + 1, ...` and return every transition.
+
+    Returns:
+        `(transitions, stats)`: `stats` has `episodes`, `success_rate`, `mean_length` and `per_type`, a dict
+        object type -> `{"episodes", "successes", "success_rate"}`.
+    """
+    expert = expert or ScriptedExpert()
+    columns: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
+    per_type: dict[str, dict[str, float]] = {}
+    successes, total_steps = 0, 0
+    for episode in range(n_episodes):
+        obs, info = env.reset(seed=seed + episode)
+        expert.reset()
+        object_type = info["object_type"]
+        success = False
+        while True:
+            action = expert.act(obs)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            for key, value in zip(columns, (obs, action, reward, next_obs, terminated, truncated), strict=True):
+                columns[key].append(value)
+            obs = next_obs
+            total_steps += 1
+            if terminated or truncated:
+                success = bool(info["is_success"])
+                break
+        entry = per_type.setdefault(object_type, {"episodes": 0, "successes": 0, "success_rate": 0.0})
+        entry["episodes"] += 1
+        entry["successes"] += int(success)
+        entry["success_rate"] = entry["successes"] / entry["episodes"]
+        successes += int(success)
+    transitions = Transitions(
+        obs=np.asarray(columns["obs"], dtype=np.float32).reshape(-1, OBS_DIM),
+        action=np.asarray(columns["action"], dtype=np.float32).reshape(-1, 5),
+        reward=np.asarray(columns["reward"], dtype=np.float32),
+        next_obs=np.asarray(columns["next_obs"], dtype=np.float32).reshape(-1, OBS_DIM),
+        terminated=np.asarray(columns["terminated"], dtype=bool),
+        truncated=np.asarray(columns["truncated"], dtype=bool),
+    )
+    stats = {
+        "episodes": n_episodes,
+        "success_rate": successes / max(n_episodes, 1),
+        "mean_length": total_steps / max(n_episodes, 1),
+        "per_type": dict(sorted(per_type.items())),
+    }
+    return transitions, stats

@@ -1,0 +1,141 @@
+"""The robot room: the Franka Panda from `pybullet_data`, its IK and its gripper.
+
+Conventions (see docs/ENV.md):
+
+- The *hand point* is the `panda_grasptarget` link, the point midway between the fingertips (10.5 cm below the
+  hand flange). Hand positions, workspace limits and reach distances all refer to it.
+- The hand always points straight down. *Hand yaw* is its rotation about the vertical: at yaw 0 the fingers close
+  along world y (the Panda hand is a quarter turn from the flange, see NOTES). The commanded orientation is
+  `Euler(pi, 0, yaw)`; the gripper is symmetric under a half turn, so yaw is limited to `[-YAW_LIMIT, YAW_LIMIT]`,
+  a little more than a half turn, which keeps joint 7 inside its limits.
+- Control integrates a *commanded* target pose (never the measured one, which lags and would drift); IK starts
+  from the measured joints with rest poses in the null space, so the arm does not wander. (PyBullet's
+  `currentPositions` seed was tried and does not converge: the solution barely moves from the seed.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet
+from pybullet_utils.bullet_client import BulletClient
+
+ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
+FINGER_JOINTS = (9, 10)
+HAND_LINK = 11  # panda_grasptarget
+LEFT_FINGER_LINK = 9
+RIGHT_FINGER_LINK = 10
+CONTROLLED_JOINTS = ARM_JOINTS + FINGER_JOINTS
+
+# Joint limits of the 9 movable joints (7 arm + 2 fingers) from panda.urdf, for null-space IK.
+LOWER_LIMITS = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671, 0.0, 0.0)
+UPPER_LIMITS = (2.9671, 1.8326, 2.9671, 0.0, 2.9671, 3.8223, 2.9671, 0.04, 0.04)
+JOINT_RANGES = tuple(u - l for l, u in zip(LOWER_LIMITS, UPPER_LIMITS, strict=True))
+REST_POSE = (0.0, 0.2, 0.0, -2.4, 0.0, 2.6, math.pi / 4, 0.04, 0.04)  # hand pointing down over the table
+# Motor force limits (N m for the arm, N for the fingers), the efforts of panda.urdf.
+MOTOR_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0, 20.0, 20.0)
+
+MAX_OPENING = 0.08  # m between the fingers when fully open
+YAW_LIMIT = math.pi / 2 + 0.25  # rad, hand yaw is kept in [-YAW_LIMIT, YAW_LIMIT]
+# Workspace of the hand point (m): keeps the fingertips (about 1 cm below it) off the table top at z = 0.
+WORKSPACE_LOW = np.array([0.25, -0.32, 0.015])
+WORKSPACE_HIGH = np.array([0.78, 0.32, 0.40])
+
+
+def hand_orientation(yaw: float) -> tuple[float, float, float, float]:
+    """Quaternion (x, y, z, w) of the downward-pointing hand at `yaw`, i.e. `Euler(pi, 0, yaw)`."""
+    half = 0.5 * yaw
+    return (math.cos(half), math.sin(half), 0.0, 0.0)
+
+
+class PandaRobot:
+    """A fixed-base Panda with a parallel gripper, moved by bounded Cartesian steps through IK."""
+
+    def __init__(self) -> None:
+        self.body = -1
+        self._client: BulletClient | None = None
+        self.target_pos = np.zeros(3)
+        self.target_yaw = 0.0
+        self._joint_solution: list[float] = list(REST_POSE)
+        self._targets = list(REST_POSE)
+
+    def load(self, client: BulletClient) -> int:
+        """Load the arm at the origin, standing on the table top; returns its body id."""
+        self._client = client
+        self.body = client.loadURDF("franka_panda/panda.urdf", basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
+        for link in (LEFT_FINGER_LINK, RIGHT_FINGER_LINK):
+            # Friction 1.0 is what makes grasps hold (NOTES); set it explicitly rather than trust the URDF.
+            client.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
+        return self.body
+
+    def reset(self, pos: np.ndarray, yaw: float) -> None:
+        """Put the hand at `pos`, `yaw` with the gripper open, at rest, and make that the commanded target."""
+        client = self._client
+        assert client is not None
+        for joint, q in zip(CONTROLLED_JOINTS, REST_POSE, strict=True):
+            client.resetJointState(self.body, joint, q, 0.0)
+        orn = hand_orientation(yaw)
+        solution = list(REST_POSE)
+        for _ in range(8):  # resetting between IK calls converges to the exact pose in a few iterations
+            solution = list(self._ik(pos, orn))
+            for joint, q in zip(ARM_JOINTS, solution, strict=False):
+                client.resetJointState(self.body, joint, q, 0.0)
+        for joint in FINGER_JOINTS:
+            client.resetJointState(self.body, joint, MAX_OPENING / 2, 0.0)
+        solution[7:9] = [MAX_OPENING / 2, MAX_OPENING / 2]
+        self._joint_solution = solution
+        self.target_pos = np.array(pos, dtype=float)
+        self.target_yaw = float(yaw)
+        self._command(solution, MAX_OPENING)
+
+    def _ik(self, pos: np.ndarray, orn: tuple[float, float, float, float]) -> tuple[float, ...]:
+        """Null-space IK for the hand point from the arm's current joint state (rest poses keep the posture)."""
+        return self._client.calculateInverseKinematics(  # type: ignore[union-attr]
+            self.body,
+            HAND_LINK,
+            pos,
+            orn,
+            lowerLimits=LOWER_LIMITS,
+            upperLimits=UPPER_LIMITS,
+            jointRanges=JOINT_RANGES,
+            restPoses=REST_POSE,
+        )
+
+    def _command(self, arm_solution: list[float], opening: float) -> None:
+        """One motor call for all 9 joints: arm to the IK solution, each finger to half the opening."""
+        targets = self._targets
+        targets[:7] = arm_solution[:7]
+        targets[7] = targets[8] = 0.5 * opening
+        self._client.setJointMotorControlArray(  # type: ignore[union-attr]
+            self.body, CONTROLLED_JOINTS, pybullet.POSITION_CONTROL, targetPositions=targets, forces=MOTOR_FORCES
+        )
+
+    def apply_action(self, delta_pos: np.ndarray, delta_yaw: float, opening: float) -> None:
+        """Move the commanded target by a bounded step, clip it to the workspace, solve IK and send motor targets.
+
+        Args:
+            delta_pos: displacement of the hand point (m), already bounded by the env.
+            delta_yaw: change of hand yaw (rad), already bounded by the env.
+            opening: target distance between the fingers (m), in [0, MAX_OPENING].
+        """
+        target = np.clip(self.target_pos + delta_pos, WORKSPACE_LOW, WORKSPACE_HIGH)
+        yaw = min(max(self.target_yaw + delta_yaw, -YAW_LIMIT), YAW_LIMIT)
+        self.target_pos = target
+        self.target_yaw = yaw
+        solution = self._ik(target, hand_orientation(yaw))
+        self._joint_solution = list(solution)
+        self._command(self._joint_solution, opening)
+
+    def read(
+        self, forward_kinematics: bool = False
+    ) -> tuple[tuple[float, float, float], tuple[float, float, float, float], float]:
+        """Measured hand point position, hand orientation quaternion and gripper opening (m).
+
+        Link poses are updated by `stepSimulation`; after `resetJointState` pass `forward_kinematics=True`.
+        """
+        client = self._client
+        assert client is not None
+        link = client.getLinkState(self.body, HAND_LINK, computeForwardKinematics=forward_kinematics)
+        fingers = client.getJointStates(self.body, FINGER_JOINTS)
+        return link[4], link[5], fingers[0][0] + fingers[1][0]

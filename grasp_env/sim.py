@@ -1,0 +1,156 @@
+"""The simulator room: owns one PyBullet client and nothing else.
+
+`Simulation` is the only place in `grasp_env` that connects to PyBullet (DIRECT or GUI), so every env has its own
+`BulletClient` and never touches the global `pybullet` connection state; several envs can live in one process and
+in many processes. It also owns the camera, the substep loop and the display check for the GUI.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pybullet
+import pybullet_data
+from pybullet_utils.bullet_client import BulletClient
+
+#: Physics rate of PyBullet (Hz) and the number of physics steps per control step (240 / 10 = 24 Hz control).
+PHYSICS_HZ = 240
+SUBSTEPS = 10
+
+
+def assets_dir() -> Path:
+    """Directory of the project's URDFs: `$GRASP_ENV_ASSETS`, else `assets/` next to the package."""
+    override = os.environ.get("GRASP_ENV_ASSETS")
+    path = Path(override) if override else Path(__file__).resolve().parent.parent / "assets"
+    if not (path / "objects").is_dir():
+        raise FileNotFoundError(
+            f"grasp_env assets not found at {path} (expected {path / 'objects'}/*.urdf); "
+            "run from a source checkout or set GRASP_ENV_ASSETS to the assets directory"
+        )
+    return path
+
+
+class DisplayNotFoundError(RuntimeError):
+    """The PyBullet GUI was asked for but no X display is reachable."""
+
+
+def check_display() -> None:
+    """Raise `DisplayNotFoundError` unless an X display can be opened (Linux only; a no-op elsewhere).
+
+    PyBullet's GUI terminates the whole process when it cannot open a display, so this runs before connecting.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    display = os.environ.get("DISPLAY")
+    hint = (
+        "run headless (GraspEnv(headless=True), the default) or start the program under a virtual display: "
+        'xvfb-run -a -s "-screen 0 1024x768x24" python ...'
+    )
+    if not display:
+        raise DisplayNotFoundError(f"headless=False needs an X display but DISPLAY is not set; {hint}")
+    libname = ctypes.util.find_library("X11")
+    if libname is None:
+        return  # cannot probe; trust DISPLAY
+    libx11 = ctypes.CDLL(libname)
+    libx11.XOpenDisplay.restype = ctypes.c_void_p
+    libx11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    libx11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = libx11.XOpenDisplay(display.encode())
+    if not handle:
+        raise DisplayNotFoundError(f"headless=False but the X display {display!r} cannot be opened; {hint}")
+    libx11.XCloseDisplay(handle)
+
+
+class Simulation:
+    """One PyBullet world: connect, load with rendering off, step, render, disconnect.
+
+    Args:
+        gui: open the PyBullet GUI instead of the headless DIRECT server (checks the display first).
+    """
+
+    def __init__(self, gui: bool = False) -> None:
+        self.gui = gui
+        self.dt = SUBSTEPS / PHYSICS_HZ
+        self._client: BulletClient | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True between `connect()` and `disconnect()`."""
+        return self._client is not None
+
+    @property
+    def client(self) -> BulletClient:
+        """The live client; `RuntimeError` once disconnected."""
+        if self._client is None:
+            raise RuntimeError("the PyBullet client is disconnected (shutdown() was called); call reinit() first")
+        return self._client
+
+    def connect(self) -> BulletClient:
+        """Start a fresh physics server with gravity, the 240 Hz timestep and the asset search path."""
+        if self._client is not None:
+            raise RuntimeError("Simulation.connect(): already connected")
+        if self.gui:
+            check_display()
+            client = BulletClient(connection_mode=pybullet.GUI)
+            client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
+            client.resetDebugVisualizerCamera(0.9, 50.0, -35.0, [0.45, 0.0, 0.05])
+        else:
+            client = BulletClient(connection_mode=pybullet.DIRECT)
+        client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        client.setGravity(0.0, 0.0, -9.81)
+        client.setTimeStep(1.0 / PHYSICS_HZ)
+        self._client = client
+        return client
+
+    def disconnect(self) -> None:
+        """Disconnect; safe to call any number of times."""
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.disconnect()
+            except pybullet.error:
+                pass  # the server is already gone (e.g. the GUI window was closed)
+
+    @contextmanager
+    def loading(self) -> Iterator[BulletClient]:
+        """Switch GUI rendering off while heavy things load; always switched back on."""
+        client = self.client
+        if self.gui:
+            client.configureDebugVisualizer(pybullet.COV_ENABLE_RENDERING, 0)
+        try:
+            yield client
+        finally:
+            if self.gui and self._client is not None:
+                client.configureDebugVisualizer(pybullet.COV_ENABLE_RENDERING, 1)
+
+    def step(self) -> None:
+        """Advance one control period: `SUBSTEPS` physics steps of 1/240 s."""
+        step = self.client.stepSimulation
+        for _ in range(SUBSTEPS):
+            step()
+
+    def render(
+        self,
+        width: int,
+        height: int,
+        target: tuple[float, float, float] = (0.45, 0.0, 0.05),
+        distance: float = 0.9,
+        yaw: float = 50.0,
+        pitch: float = -35.0,
+    ) -> np.ndarray:
+        """An RGB frame `(height, width, 3)` uint8 from an orbit camera (OpenGL in the GUI, CPU renderer headless)."""
+        client = self.client
+        view = client.computeViewMatrixFromYawPitchRoll(target, distance, yaw, pitch, 0.0, 2)
+        proj = client.computeProjectionMatrixFOV(50.0, width / height, 0.05, 5.0)
+        renderer = pybullet.ER_BULLET_HARDWARE_OPENGL if self.gui else pybullet.ER_TINY_RENDERER
+        _, _, rgba, _, _ = client.getCameraImage(
+            width, height, viewMatrix=view, projectionMatrix=proj, renderer=renderer
+        )
+        return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()

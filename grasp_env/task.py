@@ -1,0 +1,241 @@
+"""The task room: the table, the objects, their randomisation, the success flags and the reward.
+
+Randomisation (every `reset`, through the env's `np_random` only, so a seed fixes the episode):
+object type (uniform over the configured set), x in [0.35, 0.65] m and y in [-0.15, 0.15] m (a 30 x 30 cm area in
+front of the arm), yaw uniform over a full turn, a uniform size scale in [0.8, 1.2], a mass within the type's range
+and a lateral friction in [0.8, 1.2] (below about 0.7 the Panda's top-down grasps stop holding, see NOTES).
+
+Success: the object is grasped (both fingers press on it from the sides) and lifted at least `lift_height` above
+its resting height, for `hold_steps` consecutive control steps. Failure: the object falls off the table.
+
+The dense reward is built from the named flags of `evaluate()` in stages (reach, align, grasp, lift), in the
+manner of ManiSkill's PickCube, and shifted so that every non-terminal step costs between 0 and 1: an episode that
+ends in success as early as possible is always the best, and lingering near success never pays (with a positive
+per-step reward and termination on success, hovering just below the lift height would be worth more than
+succeeding under a discount of 0.99). See docs/ENV.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pybullet_utils.bullet_client import BulletClient
+
+from grasp_env.robot import LEFT_FINGER_LINK, RIGHT_FINGER_LINK, YAW_LIMIT
+from grasp_env.sim import assets_dir
+
+OBJECT_TYPES: tuple[str, ...] = ("cube", "long_box", "cylinder", "dumbbell")
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """What the task knows of one object type (sizes at scale 1; the URDF is the source of the geometry)."""
+
+    urdf: str
+    """File name in `assets/objects/`."""
+    size: tuple[float, float, float]
+    """Full extents of the bounding box in the object frame (m); the origin is its centre."""
+    grasp_period: float
+    """Symmetry of the grasp about the vertical (rad): the hand yaw that grasps it repeats every `grasp_period`
+    (a quarter turn for the cube, a half turn for the long box and dumbbell); 0 means any yaw grasps it."""
+    mass_range: tuple[float, float]
+    """Uniform range of the mass (kg)."""
+
+
+OBJECT_SPECS: dict[str, ObjectSpec] = {
+    "cube": ObjectSpec("cube.urdf", (0.04, 0.04, 0.04), math.pi / 2, (0.05, 0.2)),
+    "long_box": ObjectSpec("long_box.urdf", (0.12, 0.03, 0.04), math.pi, (0.06, 0.2)),
+    "cylinder": ObjectSpec("cylinder.urdf", (0.044, 0.044, 0.06), 0.0, (0.05, 0.2)),
+    "dumbbell": ObjectSpec("dumbbell.urdf", (0.14, 0.05, 0.04), math.pi, (0.08, 0.25)),
+}
+
+OBJECT_X_RANGE = (0.35, 0.65)
+OBJECT_Y_RANGE = (-0.15, 0.15)
+SCALE_RANGE = (0.8, 1.2)
+FRICTION_RANGE = (0.8, 1.2)
+FALL_HEIGHT = -0.05  # m: an object whose centre is this far below the table top has left the table
+
+# Dense reward weights of the stages; their sum normalises the staged reward to [0, 1].
+REACH_WEIGHT, ALIGN_WEIGHT, GRASP_WEIGHT, LIFT_WEIGHT = 1.0, 0.5, 1.0, 2.0
+STAGED_MAX = REACH_WEIGHT + ALIGN_WEIGHT + GRASP_WEIGHT + LIFT_WEIGHT
+SUCCESS_REWARD = 1.0
+# Leaving the table ends the episode; it must never beat carrying on at the worst per-step reward (-1) forever,
+# which is worth -1 / (1 - gamma) = -100 at gamma = 0.99.
+FALL_REWARD = -100.0
+
+
+def yaw_of(quat: tuple[float, float, float, float]) -> float:
+    """Heading of the body's x axis projected on the table (rad), from a quaternion (x, y, z, w)."""
+    x, y, z, w = quat
+    return math.atan2(2.0 * (x * y + z * w), 1.0 - 2.0 * (y * y + z * z))
+
+
+def up_axis(quat: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """The body's z axis in world coordinates (its last component is the cosine of the tilt)."""
+    x, y, z, w = quat
+    return (2.0 * (x * z + y * w), 2.0 * (y * z - x * w), 1.0 - 2.0 * (x * x + y * y))
+
+
+def grasp_yaw_error(hand_yaw: float, object_yaw: float, period: float) -> float:
+    """Signed hand yaw change (rad) to the nearest hand yaw that grasps the object, within the hand's yaw limits.
+
+    The candidates are `object_yaw + k * period`; the one nearest to `hand_yaw` is taken and moved by one period
+    if it lies outside `[-YAW_LIMIT, YAW_LIMIT]` (the limits span more than a half turn, so one always fits).
+    A period of 0 (the cylinder) grasps at any yaw: the error is 0.
+    """
+    if period <= 0.0:
+        return 0.0
+    target = object_yaw + period * round((hand_yaw - object_yaw) / period)
+    if target > YAW_LIMIT:
+        target -= period
+    elif target < -YAW_LIMIT:
+        target += period
+    return target - hand_yaw
+
+
+class GraspTask:
+    """Objects on a table, their randomisation, `evaluate()` flags and rewards.
+
+    Args:
+        object_types: the types to draw from (a subset of `OBJECT_TYPES`).
+        lift_height: success needs the object this far (m) above its resting height...
+        hold_steps: ...grasped and lifted for this many consecutive control steps.
+        reward_type: "dense" (staged) or "sparse" (1 on success, else 0).
+    """
+
+    def __init__(self, object_types: tuple[str, ...], lift_height: float, hold_steps: int, reward_type: str) -> None:
+        unknown = [t for t in object_types if t not in OBJECT_SPECS]
+        if unknown or not object_types:
+            raise ValueError(f"object_types must be a non-empty subset of {OBJECT_TYPES}, got {object_types!r}")
+        if reward_type not in ("dense", "sparse"):
+            raise ValueError(f"reward_type must be 'dense' or 'sparse', got {reward_type!r}")
+        if not lift_height > 0.0:
+            raise ValueError(f"lift_height must be positive, got {lift_height!r}")
+        if hold_steps < 1:
+            raise ValueError(f"hold_steps must be at least 1, got {hold_steps!r}")
+        self.object_types = tuple(object_types)
+        self.lift_height = float(lift_height)
+        self.hold_steps = int(hold_steps)
+        self.reward_type = reward_type
+        self._client: BulletClient | None = None
+        self._robot = -1
+        self.object = -1
+        self.object_type = self.object_types[0]
+        self.spec = OBJECT_SPECS[self.object_type]
+        self.size = np.array(self.spec.size)
+        self.rest_z = 0.5 * self.size[2]
+        self._held = 0
+
+    def load(self, client: BulletClient, robot_body: int) -> None:
+        """Load the table (the object is loaded at each reset because its scale changes)."""
+        self._client = client
+        self._robot = robot_body
+        self.object = -1
+        client.loadURDF(str(assets_dir() / "table.urdf"), useFixedBase=True)
+
+    def reset(self, rng: np.random.Generator, object_type: str | None = None) -> dict[str, float | str]:
+        """Draw a configuration from `rng` and place a fresh object; returns the drawn configuration."""
+        client = self._client
+        assert client is not None
+        if object_type is None:
+            object_type = self.object_types[int(rng.integers(len(self.object_types)))]
+        elif object_type not in OBJECT_SPECS:
+            raise ValueError(f"options['object_type'] must be one of {OBJECT_TYPES}, got {object_type!r}")
+        spec = OBJECT_SPECS[object_type]
+        x = float(rng.uniform(*OBJECT_X_RANGE))
+        y = float(rng.uniform(*OBJECT_Y_RANGE))
+        yaw = float(rng.uniform(-math.pi, math.pi))
+        scale = float(rng.uniform(*SCALE_RANGE))
+        mass = float(rng.uniform(*spec.mass_range))
+        friction = float(rng.uniform(*FRICTION_RANGE))
+
+        if self.object >= 0:
+            client.removeBody(self.object)  # a fresh body also drops any cached contacts of the last episode
+        self.object_type, self.spec = object_type, spec
+        self.size = np.array(spec.size) * scale
+        self.rest_z = 0.5 * float(self.size[2])
+        quat = (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw))
+        self.object = client.loadURDF(
+            str(assets_dir() / "objects" / spec.urdf), (x, y, self.rest_z), quat, globalScaling=scale
+        )
+        # changeDynamics rescales the inertia with the mass, so the URDF's inertia shape is kept.
+        client.changeDynamics(self.object, -1, mass=mass, lateralFriction=friction)
+        self._held = 0
+        return {"object_type": object_type, "x": x, "y": y, "yaw": yaw, "scale": scale, "mass": mass,
+                "friction": friction}  # fmt: skip
+
+    def read_object(self) -> tuple[tuple, tuple, tuple, tuple]:
+        """Object position, quaternion (x, y, z, w), linear and angular velocity, straight from PyBullet."""
+        client = self._client
+        assert client is not None
+        pos, quat = client.getBasePositionAndOrientation(self.object)
+        lin, ang = client.getBaseVelocity(self.object)
+        return pos, quat, lin, ang
+
+    def finger_contacts(self) -> tuple[bool, bool, bool, bool]:
+        """(left touches, right touches, left presses from the side, right presses from the side).
+
+        "From the side" means a contact normal within 60 degrees of horizontal, so resting the fingertips on top
+        of an object does not count as a grasp.
+        """
+        left = right = left_side = right_side = False
+        for point in self._client.getContactPoints(self._robot, self.object):  # type: ignore[union-attr]
+            if point[8] > 0.001:  # contactDistance: a cached point that is not touching
+                continue
+            side = abs(point[7][2]) < 0.5
+            if point[3] == LEFT_FINGER_LINK:
+                left, left_side = True, left_side or side
+            elif point[3] == RIGHT_FINGER_LINK:
+                right, right_side = True, right_side or side
+        return left, right, left_side, right_side
+
+    def grasp_yaw_error(self, hand_yaw: float, object_yaw: float) -> float:
+        """`grasp_yaw_error` for the current object's symmetry."""
+        return grasp_yaw_error(hand_yaw, object_yaw, self.spec.grasp_period)
+
+    def evaluate(
+        self, hand_pos: Sequence[float], object_pos: Sequence[float], yaw_error: float,
+        side_contacts: tuple[bool, bool],
+    ) -> dict[str, float | bool]:  # fmt: skip
+        """Named flags and the distances the reward uses. Call once per control step (it counts held steps)."""
+        reach_distance = math.dist(object_pos, hand_pos)
+        lift = float(object_pos[2]) - self.rest_z
+        is_grasped = side_contacts[0] and side_contacts[1]
+        is_lifted = lift >= self.lift_height
+        self._held = self._held + 1 if (is_grasped and is_lifted) else 0
+        return {
+            "is_success": self._held >= self.hold_steps,
+            "is_grasped": is_grasped,
+            "is_lifted": is_lifted,
+            "is_fallen": float(object_pos[2]) < FALL_HEIGHT,
+            "reach_distance": reach_distance,
+            "yaw_error": yaw_error,
+            "lift": lift,
+        }
+
+    def compute_reward(self, flags: dict[str, float | bool]) -> float:
+        """The reward of one step from `evaluate()`'s flags, dense or sparse as configured."""
+        if self.reward_type == "sparse":
+            return 1.0 if flags["is_success"] else 0.0
+        return self.compute_dense_reward(flags)
+
+    def compute_dense_reward(self, flags: dict[str, float | bool]) -> float:
+        """Staged reward in [-1, 0] per step; `SUCCESS_REWARD` on success, `FALL_REWARD` on falling off.
+
+        stage value = reach + 0.5 align + grasp + 2 lift, divided by its maximum 4.5, minus 1, where
+        reach = 1 - tanh(5 * hand-to-object distance), align = 1 - |grasp yaw error| / (pi / 2),
+        grasp = 1 if both fingers press on the object from the sides, lift = grasp * min(lift / lift_height, 1).
+        """
+        if flags["is_success"]:
+            return SUCCESS_REWARD
+        if flags["is_fallen"]:
+            return FALL_REWARD
+        reach = 1.0 - math.tanh(5.0 * float(flags["reach_distance"]))
+        align = 1.0 - min(abs(float(flags["yaw_error"])) / (math.pi / 2), 1.0)
+        grasp = 1.0 if flags["is_grasped"] else 0.0
+        lift = grasp * min(max(float(flags["lift"]) / self.lift_height, 0.0), 1.0)
+        staged = REACH_WEIGHT * reach + ALIGN_WEIGHT * align + GRASP_WEIGHT * grasp + LIFT_WEIGHT * lift
+        return staged / STAGED_MAX - 1.0
