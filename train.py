@@ -516,6 +516,16 @@ class Run:
         proc.start()
         send.close()
         self.procs[slot] = (proc, role, recv)
+        self._write_process_table()
+
+    def _write_process_table(self) -> None:
+        """``run_dir/processes.json``: role and pid of every live worker (for operators and tests)."""
+        table = {f"{role}-{slot}": proc.pid for slot, (proc, role, _) in self.procs.items()}
+        if self.manager is not None:
+            table["replay-manager"] = self.manager._process.pid
+        tmp = self.run_dir / "processes.json.tmp"
+        tmp.write_text(json.dumps({"main": os.getpid(), **table}, indent=2))
+        os.replace(tmp, self.run_dir / "processes.json")
 
     def _start_actor(self, index: int) -> None:
         from sac.parallel import actor_main, hogwild_main
@@ -570,6 +580,7 @@ class Run:
         with contextlib.suppress(Exception):
             recv.close()
         del self.procs[slot]
+        self._write_process_table()
         if self.shared.lock.release_if_held_by(proc.pid):
             self.monitor.log(f"{role}-{slot} died holding the network lock; lock released")
         if self.shared.stop.is_set():

@@ -1,0 +1,288 @@
+"""End-to-end behaviour of train.py: the three modes, resume, eval, render, faults and clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Small, fast settings: the point is the machinery, not learning.
+FAST = [
+    "--total-steps", "300", "--explore-steps", "100", "--learning-starts", "100", "--batch-size", "32",
+    "--hidden-dim", "32", "--eval-every", "150", "--eval-episodes", "2", "--final-eval-episodes", "2",
+    "--demo-episodes", "2", "--max-steps", "25", "--checkpoint-every", "100", "--workers", "2",
+    "--log-every", "20", "--no-progress", "--target-success", "none", "--update-itr", "0.5",
+]  # fmt: skip
+
+
+def _flags(**overrides: str) -> list[str]:
+    args = list(FAST)
+    for key, value in overrides.items():
+        flag = "--" + key.replace("_", "-")
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args
+
+
+def _scalars(run_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _start_cli(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _process_table(run_dir: Path) -> dict[str, int]:
+    path = run_dir / "processes.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("serial") / "run"
+    assert train.main(["--mode", "serial", *_flags(), "--run-dir", str(run_dir)]) == 0
+    return run_dir
+
+
+def test_serial_run_writes_metrics_and_checkpoints(serial_run: Path) -> None:
+    summary = json.loads((serial_run / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert summary["env_steps"] >= 300
+    assert summary["updates"] > 0
+    for name in ("latest.pt", "best.pt", "config.json", "demos.npz", "eval.jsonl"):
+        assert (serial_run / name).is_file(), name
+    tags = _scalars(serial_run)
+    for tag in (
+        "train/reward", "train/avg_reward", "train/steps", "train/success", "train/success_rate", "train/alpha",
+        "train/entropy", "loss/qf1_loss", "loss/avg_qf1_loss", "loss/policy_loss", "perf/fps", "eval/success",
+    ):  # fmt: skip
+        assert tag in tags, f"{tag} missing from TensorBoard (have {sorted(tags)})"
+    assert all(np.isfinite(v).all() for v in tags.values())
+
+
+def test_eval_loads_checkpoint_and_writes_json(serial_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    rc = train.main(["eval", "--checkpoint", str(serial_run / "latest.pt"), "--episodes", "3", "--out", str(out)])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    assert result["episodes"] == 3
+    assert 0.0 <= result["success_rate"] <= 1.0
+    assert result["success_by_type"], "GraspEnv reports success per object type"
+    assert "success" in capsys.readouterr().out
+
+
+def test_eval_is_deterministic(serial_run: Path, tmp_path: Path) -> None:
+    a = train.evaluate_checkpoint(str(serial_run / "latest.pt"), episodes=2, out=str(tmp_path / "a.json"))
+    b = train.evaluate_checkpoint(str(serial_run / "latest.pt"), episodes=2, out=str(tmp_path / "b.json"))
+    assert a["mean_return"] == b["mean_return"]
+
+
+def test_resume_continues_counters(serial_run: Path, tmp_path: Path) -> None:
+    from sac import SACTrainer
+
+    before = SACTrainer.load(str(serial_run / "latest.pt"))
+    run_dir = tmp_path / "resumed"
+    args = _flags(total_steps="450")
+    rc = train.main(["--mode", "serial", *args, "--resume", str(serial_run / "latest.pt"), "--run-dir", str(run_dir)])
+    assert rc == 0
+    after = SACTrainer.load(str(run_dir / "latest.pt"))
+    assert after.extra["env_steps"] >= 450
+    assert before.extra["env_steps"] < 450
+    assert after.updates > before.updates
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["episodes"] > before.extra["episodes"]
+
+
+def test_render_video_writes_playable_file(serial_run: Path, tmp_path: Path) -> None:
+    import imageio.v2 as imageio
+
+    video = tmp_path / "episode.mp4"
+    assert train.main(["render", "--checkpoint", str(serial_run / "latest.pt"), "--video", str(video)]) == 0
+    assert video.stat().st_size > 1000
+    reader = imageio.get_reader(str(video))
+    frames = [f for _, f in zip(range(5), reader)]
+    reader.close()
+    assert len(frames) == 5 and frames[0].ndim == 3 and frames[0].shape[2] == 3
+    assert frames[0].std() > 1.0, "a real image, not a blank frame"
+
+
+@pytest.mark.gui
+def test_render_gui_under_xvfb(serial_run: Path) -> None:
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no DISPLAY: run under xvfb-run")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "render", "--checkpoint", str(serial_run / "latest.pt"), "--gui"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "rendered 1 episode" in proc.stdout
+
+
+def test_render_gui_without_display_is_a_clear_error(serial_run: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "render", "--checkpoint", str(serial_run / "latest.pt"), "--gui"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode != 0
+    assert "xvfb-run" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--no-such-flag"], "unrecognized arguments"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--mode", "bogus"], "invalid choice"),
+        (["--env", "NoSuchEnv-v9"], "unknown env id"),
+        (["eval", "--checkpoint", "/nonexistent/ckpt.pt"], "/nonexistent/ckpt.pt"),
+        (["--resume", "/nonexistent/ckpt.pt"], "checkpoint not found"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line(argv: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *argv], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path, serial_run: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((serial_run / "latest.pt").read_bytes()[:500])
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "eval", "--checkpoint", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert str(bad) in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hogwild", "actor-learner"])
+def test_parallel_modes_end_to_end(mode: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / mode
+    assert train.main(["--mode", mode, *_flags(), "--run-dir", str(run_dir)]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert summary["env_steps"] >= 300 and summary["updates"] > 0
+    tags = _scalars(run_dir)
+    assert {"train/reward", "loss/qf1_loss", "train/alpha", "perf/fps", "eval/success"} <= set(tags)
+    table = _process_table(run_dir)
+    assert not [pid for name, pid in table.items() if name != "main" and _alive(pid)], "workers left running"
+    assert train.main(["eval", "--checkpoint", str(run_dir / "latest.pt"), "--episodes", "2"]) == 0
+    # The checkpoint holds the networks the workers trained, not the untouched initial ones.
+    ckpt = torch.load(run_dir / "latest.pt", weights_only=True)
+    assert ckpt is not None
+
+
+@pytest.mark.slow
+def test_sigterm_saves_and_leaves_no_process(tmp_path: Path) -> None:
+    run_dir = tmp_path / "term"
+    proc = _start_cli(["--mode", "actor-learner", *_flags(total_steps="10000000"), "--run-dir", str(run_dir)])
+    try:
+        _wait_for(lambda: any(k.startswith("learner") for k in _process_table(run_dir)), 120, "the learner to start")
+        _wait_for(lambda: (run_dir / "latest.pt").exists(), 120, "a first checkpoint")
+        table = _process_table(run_dir)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert "interrupted" in out
+    _wait_for(lambda: not [p for p in table.values() if _alive(p)], 10, "every process of the run to exit")
+    from sac import SACTrainer
+
+    SACTrainer.load(str(run_dir / "latest.pt"))  # whole and loadable
+
+
+@pytest.mark.slow
+def test_killed_actor_is_replaced_and_run_finishes(tmp_path: Path) -> None:
+    run_dir = tmp_path / "kill"
+    proc = _start_cli(["--mode", "actor-learner", *_flags(total_steps="1500"), "--run-dir", str(run_dir)])
+    try:
+        _wait_for(lambda: "actor-0" in _process_table(run_dir), 120, "actor-0 to start")
+        time.sleep(3)
+        os.kill(_process_table(run_dir)["actor-0"], signal.SIGKILL)
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "died" in out and "replacement" in out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["env_steps"] >= 1500
+
+
+@pytest.mark.slow
+def test_killed_learner_stops_cleanly(tmp_path: Path) -> None:
+    run_dir = tmp_path / "learner"
+    proc = _start_cli(["--mode", "actor-learner", *_flags(total_steps="10000000"), "--run-dir", str(run_dir)])
+    try:
+        _wait_for(lambda: "learner-2" in _process_table(run_dir), 120, "the learner to start")
+        table = _process_table(run_dir)
+        time.sleep(3)
+        os.kill(table["learner-2"], signal.SIGKILL)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out
+    assert "learner process died" in out
+    _wait_for(lambda: not [p for p in table.values() if _alive(p)], 10, "every process of the run to exit")
+    from sac import SACTrainer
+
+    SACTrainer.load(str(run_dir / "latest.pt"))
