@@ -435,7 +435,6 @@ class Run:
         if not cfg.env.split(":")[-1].startswith("GraspEnv"):
             raise ValueError(f"no scripted expert for {cfg.env!r}: pass --no-demos or --demo-file")
         from grasp_env.expert import collect_demonstrations
-
         from sac import ReplayBuffer
         from sac.rollout import make_env
 
