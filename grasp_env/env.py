@@ -167,6 +167,7 @@ class GraspEnv(gym.Env):
         with self.sim.loading() as client:
             robot_body = self.robot.load(client)
             self.task.load(client, robot_body)
+            self.robot.ignore_collisions_with(self.task.table)  # the base stands on it: no contacts to solve
         self._needs_reset = True
 
     def reinit(self) -> None:
@@ -199,11 +200,10 @@ class GraspEnv(gym.Env):
         self.task.reset(rng, object_type)
         start = HAND_START + rng.uniform(-HAND_START_NOISE, HAND_START_NOISE)
         self.robot.reset(start, float(rng.uniform(-HAND_START_YAW_NOISE, HAND_START_YAW_NOISE)))
-        obs = self._observe_raw(after_reset=True)
-        if not np.isfinite(obs).all():
+        observed = self._observe(after_reset=True)
+        if observed is None:
             raise RuntimeError("GraspEnv.reset(): non-finite physics state right after reset")
-        np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
-        flags = self._evaluate(obs)
+        obs, flags = observed
         self._elapsed = 0
         self._needs_reset = False
         self._last_obs = obs
@@ -218,15 +218,16 @@ class GraspEnv(gym.Env):
         self._require_connection("step")
         if self._needs_reset:
             raise RuntimeError("GraspEnv.step() before reset(): call env.reset() first")
-        a = self._check_action(action)
-        self.robot.apply_action(a[:3] * MAX_STEP, float(a[3]) * MAX_YAW_STEP, (float(a[4]) + 1.0) * 0.5 * MAX_OPENING)
+        ax, ay, az, ayaw, agrip = self._check_action(action)
+        self.robot.apply_action(
+            ax * MAX_STEP, ay * MAX_STEP, az * MAX_STEP, ayaw * MAX_YAW_STEP, (agrip + 1.0) * 0.5 * MAX_OPENING
+        )
         self.sim.step()
         self._elapsed += 1
-        obs = self._observe_raw()
-        if not np.isfinite(obs).all():
+        observed = self._observe()
+        if observed is None:
             return self._recover_from_nan()
-        np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
-        flags = self._evaluate(obs)
+        obs, flags = observed
         reward = self.task.compute_reward(flags)
         terminated = bool(flags["is_success"] or flags["is_fallen"])
         truncated = not terminated and self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps
@@ -244,42 +245,56 @@ class GraspEnv(gym.Env):
         return None
 
     # --------------------------------------------------------------------------------------- internals
-    def _check_action(self, action: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _check_action(action: np.ndarray) -> list[float]:
+        """The action as 5 Python floats clipped to [-1, 1]; `ValueError` for a wrong shape or NaN/inf."""
+        if isinstance(action, np.ndarray) and action.shape == (5,):
+            values = action.tolist()  # cheaper than numpy for 5 numbers on the hot path
+        else:
+            try:
+                arr = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"action must be a numeric array of shape (5,), got {action!r}") from exc
+            if arr.shape != (5,):
+                raise ValueError(f"action must have shape (5,), got shape {arr.shape}")
+            values = arr.tolist()
         try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"action must be a numeric array of shape (5,), got {action!r}") from exc
-        if a.shape != (5,):
-            raise ValueError(f"action must have shape (5,), got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"action contains NaN or inf: {a.tolist()}")
-        return np.clip(a, -1.0, 1.0)
+            finite = all([math.isfinite(v) for v in values])
+        except TypeError as exc:
+            raise ValueError(f"action must be numeric, got {action!r}") from exc
+        if not finite:
+            raise ValueError(f"action contains NaN or inf: {values}")
+        return [-1.0 if v < -1.0 else (1.0 if v > 1.0 else float(v)) for v in values]
 
-    def _observe_raw(self, after_reset: bool = False) -> np.ndarray:
-        """Read PyBullet once and lay out the observation (float32, not yet clipped)."""
+    def _observe(self, after_reset: bool = False) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """Read PyBullet once; the clipped float32 observation and the task's flags, or None on a NaN/inf state."""
         hand_pos, hand_quat, opening = self.robot.read(forward_kinematics=after_reset)
         obj_pos, obj_quat, lin_vel, ang_vel = self.task.read_object()
-        left, right, left_side, right_side = self.task.finger_contacts()
-        self._side_contacts = (left_side, right_side)
         hand_yaw = yaw_of(hand_quat)
         obj_yaw = yaw_of(obj_quat)
-        error = self.task.grasp_yaw_error(hand_yaw, obj_yaw) if math.isfinite(hand_yaw + obj_yaw) else math.nan
+        if not math.isfinite(hand_yaw + obj_yaw):
+            return None
         hx, hy, hz = hand_pos
         ox, oy, oz = obj_pos
-        size = self.task.size
-        return np.array(
-            (hx, hy, hz, math.sin(hand_yaw), math.cos(hand_yaw), opening, left, right,
-             ox, oy, oz, math.sin(obj_yaw), math.cos(obj_yaw), *up_axis(obj_quat), *lin_vel, *ang_vel,
-             hx - ox, hy - oy, hz - oz, size[0], size[1], size[2], *self._one_hot[self.task.object_type], error),
-            dtype=np.float32,
+        reach = math.sqrt((hx - ox) ** 2 + (hy - oy) ** 2 + (hz - oz) ** 2)
+        left, right, left_side, right_side = self.task.finger_contacts(reach)
+        error = self.task.grasp_yaw_error(hand_yaw, obj_yaw)
+        values = (
+            hx, hy, hz, math.sin(hand_yaw), math.cos(hand_yaw), opening, left, right,
+            ox, oy, oz, math.sin(obj_yaw), math.cos(obj_yaw), *up_axis(obj_quat), *lin_vel, *ang_vel,
+            hx - ox, hy - oy, hz - oz, *self.task.size, *self._one_hot[self.task.object_type], error,
         )  # fmt: skip
+        if not math.isfinite(sum(values)):  # one Python sum is the cheapest NaN/inf check of 33 floats
+            return None
+        obs = np.array(values, dtype=np.float32)
+        np.maximum(obs, OBS_LOW, out=obs)
+        np.minimum(obs, OBS_HIGH, out=obs)
+        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side))
 
-    def _evaluate(self, obs: np.ndarray) -> dict[str, float | bool]:
-        values = obs.tolist()
-        return self.task.evaluate(values[0:3], values[8:11], values[32], self._side_contacts)
-
-    def _info(self, flags: dict[str, float | bool], physics_reset: bool) -> dict[str, Any]:
-        info: dict[str, Any] = dict(flags)
+    def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:
+        """`info`: the task's flags (a fresh dict every step, extended in place) plus the object type and the
+        physics-reset flag."""
+        info = flags
         info["object_type"] = self.task.object_type
         info["physics_reset"] = physics_reset
         return info

@@ -27,6 +27,7 @@ HAND_LINK = 11  # panda_grasptarget
 LEFT_FINGER_LINK = 9
 RIGHT_FINGER_LINK = 10
 CONTROLLED_JOINTS = ARM_JOINTS + FINGER_JOINTS
+_READ_LINKS = (LEFT_FINGER_LINK, RIGHT_FINGER_LINK, HAND_LINK)
 
 # Joint limits of the 9 movable joints (7 arm + 2 fingers) from panda.urdf, for null-space IK.
 LOWER_LIMITS = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671, 0.0, 0.0)
@@ -41,6 +42,7 @@ YAW_LIMIT = math.pi / 2 + 0.25  # rad, hand yaw is kept in [-YAW_LIMIT, YAW_LIMI
 # Workspace of the hand point (m): keeps the fingertips (about 1 cm below it) off the table top at z = 0.
 WORKSPACE_LOW = np.array([0.25, -0.32, 0.015])
 WORKSPACE_HIGH = np.array([0.78, 0.32, 0.40])
+_LOW, _HIGH = WORKSPACE_LOW.tolist(), WORKSPACE_HIGH.tolist()
 
 
 def hand_orientation(yaw: float) -> tuple[float, float, float, float]:
@@ -50,14 +52,18 @@ def hand_orientation(yaw: float) -> tuple[float, float, float, float]:
 
 
 class PandaRobot:
-    """A fixed-base Panda with a parallel gripper, moved by bounded Cartesian steps through IK."""
+    """A fixed-base Panda with a parallel gripper, moved by bounded Cartesian steps through IK.
+
+    The per-step path (`apply_action`, `read`) makes three PyBullet calls (IK, one motor call for all nine joints,
+    one link-state read for the hand and both fingers), through functions bound once per connection, and does its
+    arithmetic on Python floats: for three numbers that is several times cheaper than numpy.
+    """
 
     def __init__(self) -> None:
         self.body = -1
         self._client: BulletClient | None = None
-        self.target_pos = np.zeros(3)
         self.target_yaw = 0.0
-        self._joint_solution: list[float] = list(REST_POSE)
+        self._target = [0.0, 0.0, 0.0]
         self._targets = list(REST_POSE)
 
     def load(self, client: BulletClient) -> int:
@@ -67,7 +73,16 @@ class PandaRobot:
         for link in (LEFT_FINGER_LINK, RIGHT_FINGER_LINK):
             # Friction 1.0 is what makes grasps hold (NOTES); set it explicitly rather than trust the URDF.
             client.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
+        # Bound once per connection: BulletClient.__getattr__ builds a new partial on every attribute access.
+        self._calculate_ik = client.calculateInverseKinematics
+        self._set_motors = client.setJointMotorControlArray
+        self._get_link_states = client.getLinkStates
         return self.body
+
+    def ignore_collisions_with(self, body: int, links: tuple[int, ...] = (-1, 0)) -> None:
+        """Skip contact checks between `body` and the given robot links (the base resting on the table)."""
+        for link in links:
+            self._client.setCollisionFilterPair(self.body, body, link, -1, 0)  # type: ignore[union-attr]
 
     def reset(self, pos: np.ndarray, yaw: float) -> None:
         """Put the hand at `pos`, `yaw` with the gripper open, at rest, and make that the commanded target."""
@@ -76,22 +91,21 @@ class PandaRobot:
         for joint, q in zip(CONTROLLED_JOINTS, REST_POSE, strict=True):
             client.resetJointState(self.body, joint, q, 0.0)
         orn = hand_orientation(yaw)
-        solution = list(REST_POSE)
-        for _ in range(8):  # resetting between IK calls converges to the exact pose in a few iterations
-            solution = list(self._ik(pos, orn))
+        target = [float(v) for v in pos]
+        solution: tuple[float, ...] = REST_POSE
+        for _ in range(6):  # resetting between IK calls converges to the exact pose in a few iterations
+            solution = self._ik(target, orn)
             for joint, q in zip(ARM_JOINTS, solution, strict=False):
                 client.resetJointState(self.body, joint, q, 0.0)
         for joint in FINGER_JOINTS:
             client.resetJointState(self.body, joint, MAX_OPENING / 2, 0.0)
-        solution[7:9] = [MAX_OPENING / 2, MAX_OPENING / 2]
-        self._joint_solution = solution
-        self.target_pos = np.array(pos, dtype=float)
+        self._target = target
         self.target_yaw = float(yaw)
         self._command(solution, MAX_OPENING)
 
-    def _ik(self, pos: np.ndarray, orn: tuple[float, float, float, float]) -> tuple[float, ...]:
+    def _ik(self, pos: list[float], orn: tuple[float, float, float, float]) -> tuple[float, ...]:
         """Null-space IK for the hand point from the arm's current joint state (rest poses keep the posture)."""
-        return self._client.calculateInverseKinematics(  # type: ignore[union-attr]
+        return self._calculate_ik(
             self.body,
             HAND_LINK,
             pos,
@@ -102,30 +116,38 @@ class PandaRobot:
             restPoses=REST_POSE,
         )
 
-    def _command(self, arm_solution: list[float], opening: float) -> None:
+    def _command(self, arm_solution: tuple[float, ...], opening: float) -> None:
         """One motor call for all 9 joints: arm to the IK solution, each finger to half the opening."""
         targets = self._targets
         targets[:7] = arm_solution[:7]
         targets[7] = targets[8] = 0.5 * opening
-        self._client.setJointMotorControlArray(  # type: ignore[union-attr]
+        self._set_motors(
             self.body, CONTROLLED_JOINTS, pybullet.POSITION_CONTROL, targetPositions=targets, forces=MOTOR_FORCES
         )
 
-    def apply_action(self, delta_pos: np.ndarray, delta_yaw: float, opening: float) -> None:
+    def apply_action(self, dx: float, dy: float, dz: float, delta_yaw: float, opening: float) -> None:
         """Move the commanded target by a bounded step, clip it to the workspace, solve IK and send motor targets.
 
         Args:
-            delta_pos: displacement of the hand point (m), already bounded by the env.
+            dx, dy, dz: displacement of the hand point (m), already bounded by the env.
             delta_yaw: change of hand yaw (rad), already bounded by the env.
             opening: target distance between the fingers (m), in [0, MAX_OPENING].
         """
-        target = np.clip(self.target_pos + delta_pos, WORKSPACE_LOW, WORKSPACE_HIGH)
+        x, y, z = self._target
+        target = [
+            min(max(x + dx, _LOW[0]), _HIGH[0]),
+            min(max(y + dy, _LOW[1]), _HIGH[1]),
+            min(max(z + dz, _LOW[2]), _HIGH[2]),
+        ]
         yaw = min(max(self.target_yaw + delta_yaw, -YAW_LIMIT), YAW_LIMIT)
-        self.target_pos = target
+        self._target = target
         self.target_yaw = yaw
-        solution = self._ik(target, hand_orientation(yaw))
-        self._joint_solution = list(solution)
-        self._command(self._joint_solution, opening)
+        self._command(self._ik(target, hand_orientation(yaw)), opening)
+
+    @property
+    def commanded_pos(self) -> np.ndarray:
+        """The commanded hand point target (m)."""
+        return np.array(self._target)
 
     def read(
         self, forward_kinematics: bool = False
@@ -134,8 +156,7 @@ class PandaRobot:
 
         Link poses are updated by `stepSimulation`; after `resetJointState` pass `forward_kinematics=True`.
         """
-        client = self._client
-        assert client is not None
-        link = client.getLinkState(self.body, HAND_LINK, computeForwardKinematics=forward_kinematics)
-        fingers = client.getJointStates(self.body, FINGER_JOINTS)
-        return link[4], link[5], fingers[0][0] + fingers[1][0]
+        # One call for both fingers and the hand point: the finger link frames sit at +-q along the closing axis,
+        # so their distance is the opening (cheaper than a separate getJointStates).
+        left, right, hand = self._get_link_states(self.body, _READ_LINKS, computeForwardKinematics=forward_kinematics)
+        return hand[4], hand[5], math.dist(left[4], right[4])

@@ -18,8 +18,8 @@ succeeding under a discount of 0.99). See docs/ENV.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pybullet_utils.bullet_client import BulletClient
@@ -56,6 +56,8 @@ OBJECT_X_RANGE = (0.35, 0.65)
 OBJECT_Y_RANGE = (-0.15, 0.15)
 SCALE_RANGE = (0.8, 1.2)
 FRICTION_RANGE = (0.8, 1.2)
+# m: fingers reach < 7 cm from the hand point and the largest object < 10 cm from its centre.
+CONTACT_RANGE = 0.2
 FALL_HEIGHT = -0.05  # m: an object whose centre is this far below the table top has left the table
 
 # Dense reward weights of the stages; their sum normalises the staged reward to [0, 1].
@@ -122,10 +124,11 @@ class GraspTask:
         self.reward_type = reward_type
         self._client: BulletClient | None = None
         self._robot = -1
+        self.table = -1
         self.object = -1
         self.object_type = self.object_types[0]
         self.spec = OBJECT_SPECS[self.object_type]
-        self.size = np.array(self.spec.size)
+        self.size: tuple[float, ...] = self.spec.size
         self.rest_z = 0.5 * self.size[2]
         self._held = 0
 
@@ -134,7 +137,10 @@ class GraspTask:
         self._client = client
         self._robot = robot_body
         self.object = -1
-        client.loadURDF(str(assets_dir() / "table.urdf"), useFixedBase=True)
+        self.table = client.loadURDF(str(assets_dir() / "table.urdf"), useFixedBase=True)
+        self._get_pose = client.getBasePositionAndOrientation
+        self._get_velocity = client.getBaseVelocity
+        self._get_contacts = client.getContactPoints
 
     def reset(self, rng: np.random.Generator, object_type: str | None = None) -> dict[str, float | str]:
         """Draw a configuration from `rng` and place a fresh object; returns the drawn configuration."""
@@ -155,8 +161,8 @@ class GraspTask:
         if self.object >= 0:
             client.removeBody(self.object)  # a fresh body also drops any cached contacts of the last episode
         self.object_type, self.spec = object_type, spec
-        self.size = np.array(spec.size) * scale
-        self.rest_z = 0.5 * float(self.size[2])
+        self.size = tuple(scale * v for v in spec.size)
+        self.rest_z = 0.5 * self.size[2]
         quat = (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw))
         self.object = client.loadURDF(
             str(assets_dir() / "objects" / spec.urdf), (x, y, self.rest_z), quat, globalScaling=scale
@@ -169,20 +175,21 @@ class GraspTask:
 
     def read_object(self) -> tuple[tuple, tuple, tuple, tuple]:
         """Object position, quaternion (x, y, z, w), linear and angular velocity, straight from PyBullet."""
-        client = self._client
-        assert client is not None
-        pos, quat = client.getBasePositionAndOrientation(self.object)
-        lin, ang = client.getBaseVelocity(self.object)
+        pos, quat = self._get_pose(self.object)
+        lin, ang = self._get_velocity(self.object)
         return pos, quat, lin, ang
 
-    def finger_contacts(self) -> tuple[bool, bool, bool, bool]:
+    def finger_contacts(self, reach_distance: float) -> tuple[bool, bool, bool, bool]:
         """(left touches, right touches, left presses from the side, right presses from the side).
 
-        "From the side" means a contact normal within 60 degrees of horizontal, so resting the fingertips on top
-        of an object does not count as a grasp.
+        "From the side" means a contact normal within 30 degrees of horizontal, so resting the fingertips on top
+        of an object does not count as a grasp. Beyond `CONTACT_RANGE` from the hand point no finger can touch
+        the object and PyBullet is not asked.
         """
         left = right = left_side = right_side = False
-        for point in self._client.getContactPoints(self._robot, self.object):  # type: ignore[union-attr]
+        if reach_distance > CONTACT_RANGE:
+            return left, right, left_side, right_side
+        for point in self._get_contacts(self._robot, self.object):
             if point[8] > 0.001:  # contactDistance: a cached point that is not touching
                 continue
             side = abs(point[7][2]) < 0.5
@@ -197,12 +204,10 @@ class GraspTask:
         return grasp_yaw_error(hand_yaw, object_yaw, self.spec.grasp_period)
 
     def evaluate(
-        self, hand_pos: Sequence[float], object_pos: Sequence[float], yaw_error: float,
-        side_contacts: tuple[bool, bool],
-    ) -> dict[str, float | bool]:  # fmt: skip
+        self, reach_distance: float, object_z: float, yaw_error: float, side_contacts: tuple[bool, bool]
+    ) -> dict[str, Any]:
         """Named flags and the distances the reward uses. Call once per control step (it counts held steps)."""
-        reach_distance = math.dist(object_pos, hand_pos)
-        lift = float(object_pos[2]) - self.rest_z
+        lift = object_z - self.rest_z
         is_grasped = side_contacts[0] and side_contacts[1]
         is_lifted = lift >= self.lift_height
         self._held = self._held + 1 if (is_grasped and is_lifted) else 0
@@ -210,19 +215,19 @@ class GraspTask:
             "is_success": self._held >= self.hold_steps,
             "is_grasped": is_grasped,
             "is_lifted": is_lifted,
-            "is_fallen": float(object_pos[2]) < FALL_HEIGHT,
+            "is_fallen": object_z < FALL_HEIGHT,
             "reach_distance": reach_distance,
             "yaw_error": yaw_error,
             "lift": lift,
         }
 
-    def compute_reward(self, flags: dict[str, float | bool]) -> float:
+    def compute_reward(self, flags: dict[str, Any]) -> float:
         """The reward of one step from `evaluate()`'s flags, dense or sparse as configured."""
         if self.reward_type == "sparse":
             return 1.0 if flags["is_success"] else 0.0
         return self.compute_dense_reward(flags)
 
-    def compute_dense_reward(self, flags: dict[str, float | bool]) -> float:
+    def compute_dense_reward(self, flags: dict[str, Any]) -> float:
         """Staged reward in [-1, 0] per step; `SUCCESS_REWARD` on success, `FALL_REWARD` on falling off.
 
         stage value = reach + 0.5 align + grasp + 2 lift, divided by its maximum 4.5, minus 1, where
