@@ -1,0 +1,278 @@
+"""Replay buffers: a pre-allocated numpy ring buffer, and the same buffer served to many processes.
+
+`ReplayBuffer` stores ``state, action, reward, next_state, done`` in arrays allocated once. ``done`` is true
+termination only: a time-limit truncation is pushed with ``done=False`` so the critic bootstraps through it.
+
+`start_replay_manager` starts a `multiprocessing` manager process (``spawn``) serving one `ReplayBuffer`; its
+proxy can be handed to ``spawn``ed workers. Every proxy call is a round trip to that process (tens of
+microseconds), so workers push in batches (`push_many`) and the learner samples a whole batch in one call.
+bench/replay_speed.py measures what that costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from multiprocessing import get_context
+from multiprocessing.managers import BaseManager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+_FIELDS = ("state", "action", "reward", "next_state", "done")
+
+
+class Batch(NamedTuple):
+    """A sampled batch: float32 arrays, ``state``/``next_state`` ``(n, state_dim)``, ``action`` ``(n,
+    action_dim)``, ``reward`` and ``done`` ``(n,)`` (``done`` is 1.0 at true termination only)."""
+
+    state: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    next_state: np.ndarray
+    done: np.ndarray
+
+
+class ReplayBuffer:
+    """Fixed-capacity ring buffer of transitions in pre-allocated float32 numpy arrays.
+
+    Args:
+        capacity: number of transitions kept; the oldest are overwritten first.
+        state_dim: observation size.
+        action_dim: action size.
+        seed: seed of the sampling RNG (``numpy.random.default_rng``).
+    """
+
+    def __init__(self, capacity: int, state_dim: int, action_dim: int, seed: int | None = None) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, got {capacity}")
+        self.capacity = int(capacity)
+        self.state_dim = int(state_dim)
+        self.action_dim = int(action_dim)
+        self.rng = np.random.default_rng(seed)
+        self.states = np.zeros((self.capacity, self.state_dim), dtype=np.float32)
+        self.actions = np.zeros((self.capacity, self.action_dim), dtype=np.float32)
+        self.rewards = np.zeros(self.capacity, dtype=np.float32)
+        self.next_states = np.zeros((self.capacity, self.state_dim), dtype=np.float32)
+        self.dones = np.zeros(self.capacity, dtype=np.float32)
+        self.ptr = 0  # next slot to write
+        self._size = 0
+        self.total_pushed = 0  # transitions ever pushed (not capped by capacity)
+
+    # -- filling -------------------------------------------------------------------------------------------
+
+    def push(self, state: Any, action: Any, reward: float, next_state: Any, done: bool | float) -> None:
+        """Add one transition (``done``: true termination only, not truncation)."""
+        i = self.ptr
+        self.states[i] = state
+        self.actions[i] = action
+        self.rewards[i] = reward
+        self.next_states[i] = next_state
+        self.dones[i] = float(done)
+        self.ptr = (i + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
+        self.total_pushed += 1
+
+    def push_many(self, states: Any, actions: Any, rewards: Any, next_states: Any, dones: Any) -> None:
+        """Add ``n`` transitions given as arrays with a leading dimension ``n`` (one proxy call for many)."""
+        states = np.asarray(states, dtype=np.float32).reshape(-1, self.state_dim)
+        n = len(states)
+        actions = np.asarray(actions, dtype=np.float32).reshape(n, self.action_dim)
+        rewards = np.asarray(rewards, dtype=np.float32).reshape(n)
+        next_states = np.asarray(next_states, dtype=np.float32).reshape(n, self.state_dim)
+        dones = np.asarray(dones, dtype=np.float32).reshape(n)
+        self.total_pushed += n
+        if n > self.capacity:  # only the newest `capacity` survive
+            cut = n - self.capacity
+            states, actions, rewards, next_states, dones = (
+                a[cut:] for a in (states, actions, rewards, next_states, dones)
+            )
+            n = self.capacity
+        first = min(n, self.capacity - self.ptr)  # rows before the wrap
+        for dst, src in (
+            (self.states, states),
+            (self.actions, actions),
+            (self.rewards, rewards),
+            (self.next_states, next_states),
+            (self.dones, dones),
+        ):
+            dst[self.ptr : self.ptr + first] = src[:first]
+            dst[: n - first] = src[first:]
+        self.ptr = (self.ptr + n) % self.capacity
+        self._size = min(self._size + n, self.capacity)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        states: Any,
+        actions: Any,
+        rewards: Any,
+        next_states: Any,
+        dones: Any,
+        capacity: int | None = None,
+        seed: int | None = None,
+    ) -> ReplayBuffer:
+        """A buffer holding exactly these transitions (``capacity`` defaults to their number)."""
+        states = np.asarray(states, dtype=np.float32)
+        actions = np.asarray(actions, dtype=np.float32)
+        if states.ndim != 2 or actions.ndim != 2 or len(states) == 0:
+            raise ValueError("states and actions must be non-empty 2-D arrays")
+        buffer = cls(capacity or len(states), states.shape[1], actions.shape[1], seed=seed)
+        buffer.push_many(states, actions, rewards, next_states, dones)
+        return buffer
+
+    @classmethod
+    def from_transitions(cls, transitions: Any, capacity: int | None = None, seed: int | None = None) -> ReplayBuffer:
+        """A buffer from an object with arrays ``obs, action, reward, next_obs, terminated`` (e.g. the
+        ``Transitions`` of ``grasp_env.expert.collect_demonstrations``); ``done = terminated``, so truncated
+        steps bootstrap."""
+        return cls.from_arrays(
+            transitions.obs,
+            transitions.action,
+            transitions.reward,
+            transitions.next_obs,
+            transitions.terminated,
+            capacity=capacity,
+            seed=seed,
+        )
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._size
+
+    def size(self) -> int:
+        """Number of stored transitions (same as ``len()``; a plain method for manager proxies)."""
+        return self._size
+
+    def sample(self, batch_size: int) -> Batch:
+        """``batch_size`` transitions drawn uniformly with replacement."""
+        if self._size == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        idx = self.rng.integers(0, self._size, size=batch_size)
+        return Batch(self.states[idx], self.actions[idx], self.rewards[idx], self.next_states[idx], self.dones[idx])
+
+    def _chronological(self) -> tuple[np.ndarray, ...]:
+        """The stored rows, oldest first."""
+        if self._size < self.capacity:
+            order = slice(0, self._size)
+            return tuple(a[order] for a in self._arrays())
+        return tuple(np.concatenate([a[self.ptr :], a[: self.ptr]]) for a in self._arrays())
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.states, self.actions, self.rewards, self.next_states, self.dones)
+
+    # -- persistence ---------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stored transitions (oldest first), dimensions, counters and the sampling RNG state."""
+        data: dict[str, Any] = dict(zip(_FIELDS, self._chronological()))
+        data.update(
+            capacity=np.int64(self.capacity),
+            state_dim=np.int64(self.state_dim),
+            action_dim=np.int64(self.action_dim),
+            total_pushed=np.int64(self.total_pushed),
+            rng_state=np.array(json.dumps(self.rng.bit_generator.state)),
+        )
+        return data
+
+    def load_state_dict(self, data: Any) -> None:
+        """Replace the contents with ``data`` (from `state_dict` or an ``.npz``). Capacity may differ: if
+        smaller, the newest transitions are kept."""
+        state_dim, action_dim = int(data["state_dim"]), int(data["action_dim"])
+        if (state_dim, action_dim) != (self.state_dim, self.action_dim):
+            raise ValueError(
+                f"replay data has state_dim={state_dim}, action_dim={action_dim}; "
+                f"this buffer has state_dim={self.state_dim}, action_dim={self.action_dim}"
+            )
+        self.ptr = 0
+        self._size = 0
+        self.push_many(*(np.asarray(data[k]) for k in _FIELDS))
+        self.total_pushed = int(data["total_pushed"]) if "total_pushed" in data else self._size
+        if "rng_state" in data:
+            self.rng.bit_generator.state = json.loads(str(np.asarray(data["rng_state"])))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an ``.npz`` atomically (temporary file in the same directory, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **self.state_dict())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def load(self, path: str | os.PathLike) -> ReplayBuffer:
+        """Fill this buffer from an ``.npz`` written by `save`; returns ``self``."""
+        with np.load(path, allow_pickle=False) as data:
+            self.load_state_dict(data)
+        return self
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, capacity: int | None = None, seed: int | None = None) -> ReplayBuffer:
+        """A new buffer holding the transitions of an ``.npz`` written by `save` (e.g. a demonstration set);
+        ``capacity`` defaults to the number stored."""
+        with np.load(path, allow_pickle=False) as data:
+            n = len(data["reward"])
+            buffer = cls(capacity or max(n, 1), int(data["state_dim"]), int(data["action_dim"]), seed=seed)
+            buffer.load_state_dict(data)
+        if seed is not None:  # an explicit seed wins over the saved RNG state
+            buffer.rng = np.random.default_rng(seed)
+        return buffer
+
+
+# -- the shared buffer -------------------------------------------------------------------------------------
+
+
+class ReplayManager(BaseManager):
+    """Manager whose server process holds one `ReplayBuffer` (see `start_replay_manager`)."""
+
+
+ReplayManager.register(
+    "ReplayBuffer",
+    ReplayBuffer,
+    exposed=("push", "push_many", "sample", "size", "__len__", "state_dict", "load_state_dict", "save", "load"),
+)
+
+
+def _serve_init(parent_pid: int) -> None:
+    """Runs in the manager process: let the owner shut it down, and exit if the owner dies without doing so."""
+    # Ctrl-C goes to the whole process group; the owner's `finally` should be the one to stop the server.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="replay-parent-watch", daemon=True).start()
+
+
+def start_replay_manager(
+    capacity: int, state_dim: int, action_dim: int, seed: int | None = None, start_method: str = "spawn"
+) -> tuple[ReplayManager, Any]:
+    """Start a manager process serving one `ReplayBuffer` and return ``(manager, proxy)``.
+
+    The proxy has ``push``, ``push_many``, ``sample``, ``size``, ``__len__`` (and ``state_dict``,
+    ``load_state_dict``, ``save``, ``load``); it can be passed to ``spawn``ed processes. The caller owns
+    ``manager.shutdown()`` (use ``try/finally``); the server also exits by itself if its parent process dies.
+    """
+    manager = ReplayManager(ctx=get_context(start_method))
+    manager.start(initializer=_serve_init, initargs=(os.getpid(),))
+    try:
+        proxy = manager.ReplayBuffer(capacity, state_dim, action_dim, seed)  # type: ignore[attr-defined]
+    except BaseException:
+        manager.shutdown()
+        raise
+    return manager, proxy

@@ -1,0 +1,496 @@
+"""Soft Actor-Critic with learned temperature (Haarnoja et al. 2018, "SAC: Algorithms and Applications").
+
+`SACTrainer.update` reads top to bottom in the paper's order: the clipped double-Q target under
+``torch.no_grad()``, the critic step, the actor step against the updated critics, the temperature step, the
+Polyak update of the target critics.
+
+``reward_scale`` is a plain multiplier on the reward inside the critic target, ``y = reward_scale * r +
+gamma * (1 - done) * (min_j Q'_j(s', a') - alpha * log pi(a'|s'))``. Nothing else touches rewards (no per-batch
+normalisation). With a fixed alpha, scaling rewards by ``c`` is the same as dividing alpha by ``c``; with
+``auto_entropy`` it mostly sets the size of the Q-values.
+
+``done`` is true termination only: transitions cut by a time limit are stored with ``done=False`` and the target
+bootstraps through them.
+
+Hogwild: ``SACTrainer(..., shared=True)`` puts the networks, target networks, ``log_alpha``, the update counter
+and every optimizer state (`SharedAdam`) in shared memory. Pass the trainer object to ``spawn``ed processes as a
+``Process`` argument; unpickling there gives a trainer whose tensors ARE the parent's (torch's multiprocessing
+pickler shares storages, and one pickle keeps the optimizers pointing at the same parameter objects as the
+networks). Each process computes gradients into its own ``.grad`` buffers without locking; with
+``lock=multiprocessing.get_context("spawn").Lock()`` the optimizer steps and the Polyak update (the writes of
+shared Adam state and targets) run one process at a time::
+
+    def worker(trainer: SACTrainer, n: int) -> None:
+        torch.set_num_threads(1)
+        for _ in range(n):
+            trainer.update()
+
+    ctx = multiprocessing.get_context("spawn")
+    manager, replay = start_replay_manager(capacity, state_dim, action_dim, seed=0)
+    trainer = SACTrainer(state_dim, action_dim, SACConfig(), replay, shared=True, lock=ctx.Lock())
+    procs = [ctx.Process(target=worker, args=(trainer, 1000)) for _ in range(2)]
+"""
+
+import copy
+import dataclasses
+import json
+import math
+import warnings
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sac._version import __version__
+from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sac.networks import GaussianPolicy, SoftQNetwork
+from sac.optim import SharedAdam, fused_supported
+
+CHECKPOINT_FORMAT = "sac.SACTrainer"
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+@dataclass
+class SACConfig:
+    """Learning hyperparameters of SAC. Every field has a docstring (used for generated command-line help)."""
+
+    hidden_dim: int = 256
+    """Width of the two hidden layers of the policy and of each Q network."""
+    lr: float = 3e-4
+    """Adam learning rate of the policy and of the Q networks."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of log(alpha), the entropy temperature (used when auto_entropy)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    soft_tau: float = 0.005
+    """Polyak rate of the target critics: target <- (1 - soft_tau) * target + soft_tau * online, every update."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    reward_scale: float = 1.0
+    """Plain multiplier on rewards in the critic target (no normalisation); like dividing a fixed alpha by it."""
+    auto_entropy: bool = True
+    """Learn alpha to keep the policy's entropy near target_entropy; if false alpha stays at init_alpha."""
+    target_entropy: float | None = None
+    """Target entropy for auto_entropy; None means -action_dim."""
+    init_alpha: float = 1.0
+    """Initial entropy temperature alpha (the constant alpha when auto_entropy is false)."""
+    demo_fraction: float = 0.25
+    """Share of every batch drawn from the demonstration buffer when demonstrations are used."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SACConfig":
+        """Build from a dict, ignoring (with a warning) keys this version does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            warnings.warn(f"SACConfig: ignoring unknown fields {unknown}", stacklevel=2)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: str) -> "SACConfig":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def field_docs(cls) -> dict[str, str]:
+        """Field name -> the docstring written under it (for argparse help)."""
+        import ast
+        import inspect
+        import textwrap
+
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        docs: dict[str, str] = {}
+        for stmt, nxt in zip(body, body[1:]):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[stmt.target.id] = nxt.value.value.strip()
+        return docs
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``"cpu"``, ``"cuda"`` (error if unavailable) or ``"auto"`` (cuda if available, else cpu)."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' requested but CUDA is not available (use 'cpu' or 'auto')")
+    return device
+
+
+def _adam(params: list[torch.Tensor], lr: float, shared: bool) -> torch.optim.Adam:
+    if shared:
+        return SharedAdam(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, fused=fused_supported(params))
+
+
+class SACTrainer:
+    """SAC learner: networks, target networks, temperature, optimizers, and the update.
+
+    Args:
+        state_dim: observation size.
+        action_dim: action size.
+        config: hyperparameters (`SACConfig()` if None); `update` takes its defaults from here.
+        replay_buffer: where `update` samples from: a `ReplayBuffer` or a manager proxy of one (anything with
+            ``sample(n) -> Batch``). May be None for a trainer only used to act or to hold weights.
+        demo_buffer: optional buffer of demonstrations (filled once, never re-read from disk in `update`);
+            `update(use_demos=True)` takes ``round(config.demo_fraction * batch_size)`` of each batch from it.
+        action_low: lower action bound (scalar or per dimension).
+        action_high: upper action bound.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        shared: put all learnable state and optimizer state in shared memory (Hogwild workers; CPU only).
+        lock: optional ``multiprocessing`` lock serialising the optimizer steps and the Polyak update.
+
+    Attributes: ``policy_net`` (`GaussianPolicy`), ``soft_q_net1``, ``soft_q_net2``, ``target_soft_q_net1``,
+    ``target_soft_q_net2`` (`SoftQNetwork`), ``log_alpha`` (tensor of shape ``(1,)``), ``q_optimizer``,
+    ``policy_optimizer``, ``alpha_optimizer``, ``num_updates``.
+    """
+
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        config: SACConfig | None = None,
+        replay_buffer: Any = None,
+        demo_buffer: Any = None,
+        action_low: float | np.ndarray = -1.0,
+        action_high: float | np.ndarray = 1.0,
+        device: str | torch.device = "cpu",
+        shared: bool = False,
+        lock: Any = None,
+    ) -> None:
+        self.config = config if config is not None else SACConfig()
+        self.state_dim = int(state_dim)
+        self.action_dim = int(action_dim)
+        self.device = resolve_device(device)
+        if shared and self.device.type != "cpu":
+            raise ValueError("shared=True (Hogwild workers) needs device='cpu'")
+        self.shared = shared
+        self.lock = lock
+        self.replay_buffer = replay_buffer
+        self.demo_buffer = demo_buffer
+        self.loaded_extra: dict[str, Any] = {}
+
+        cfg, dev = self.config, self.device
+        self.policy_net = GaussianPolicy(
+            state_dim, action_dim, cfg.hidden_dim, action_low=action_low, action_high=action_high
+        ).to(dev)
+        self.soft_q_net1 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim).to(dev)
+        self.soft_q_net2 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim).to(dev)
+        self.target_soft_q_net1 = copy.deepcopy(self.soft_q_net1).requires_grad_(False)
+        self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
+        self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)
+        self._num_updates = torch.zeros((), dtype=torch.int64)
+
+        self._policy_params = list(self.policy_net.parameters())
+        self._q_params = [*self.soft_q_net1.parameters(), *self.soft_q_net2.parameters()]
+        self._target_params = [*self.target_soft_q_net1.parameters(), *self.target_soft_q_net2.parameters()]
+        if shared:  # before the optimizers, so SharedAdam sees the shared parameters
+            self._share_memory()
+        self.q_optimizer = _adam(self._q_params, cfg.lr, shared)
+        self.policy_optimizer = _adam(self._policy_params, cfg.lr, shared)
+        self.alpha_optimizer = _adam([self.log_alpha], cfg.alpha_lr, shared)
+
+    # -- sharing -------------------------------------------------------------------------------------------
+
+    def _share_memory(self) -> None:
+        for net in self.networks().values():
+            net.share_memory()
+        self.log_alpha.share_memory_()
+        self._num_updates.share_memory_()
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {
+            "policy_net": self.policy_net,
+            "soft_q_net1": self.soft_q_net1,
+            "soft_q_net2": self.soft_q_net2,
+            "target_soft_q_net1": self.target_soft_q_net1,
+            "target_soft_q_net2": self.target_soft_q_net2,
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {
+            "q_optimizer": self.q_optimizer,
+            "policy_optimizer": self.policy_optimizer,
+            "alpha_optimizer": self.alpha_optimizer,
+        }
+
+    def _locked(self) -> AbstractContextManager[Any]:
+        return self.lock if self.lock is not None else nullcontext()
+
+    # -- properties ----------------------------------------------------------------------------------------
+
+    @property
+    def num_updates(self) -> int:
+        """Updates done (summed over all processes in shared mode)."""
+        return int(self._num_updates)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.detach().exp())
+
+    @property
+    def default_target_entropy(self) -> float:
+        t = self.config.target_entropy
+        return float(-self.action_dim if t is None else t)
+
+    # -- learning ------------------------------------------------------------------------------------------
+
+    def sample_batch(self, batch_size: int, use_demos: bool = False) -> tuple[torch.Tensor, ...]:
+        """``(state, action, reward, next_state, done)`` tensors on the trainer's device; with ``use_demos``
+        ``round(demo_fraction * batch_size)`` rows come from the demo buffer (the last rows)."""
+        n_demo = 0
+        if use_demos:
+            if self.demo_buffer is None:
+                raise ValueError("use_demos=True but the trainer has no demo_buffer")
+            n_demo = min(batch_size, int(round(self.config.demo_fraction * batch_size)))
+        if self.replay_buffer is None and n_demo < batch_size:
+            raise ValueError("the trainer has no replay_buffer to sample from")
+        parts = []
+        if n_demo < batch_size:
+            parts.append(self.replay_buffer.sample(batch_size - n_demo))
+        if n_demo:
+            parts.append(self.demo_buffer.sample(n_demo))
+        arrays = parts[0] if len(parts) == 1 else [np.concatenate(cols) for cols in zip(*parts)]
+        return tuple(torch.as_tensor(a, dtype=torch.float32).to(self.device) for a in arrays)
+
+    def update(
+        self,
+        batch_size: int | None = None,
+        reward_scale: float | None = None,
+        auto_entropy: bool | None = None,
+        target_entropy: float | None = None,
+        gamma: float | None = None,
+        soft_tau: float | None = None,
+        use_demos: bool | None = None,
+    ) -> dict[str, float]:
+        """One SAC update. Arguments left as None come from ``config`` (``target_entropy``: -action_dim if unset;
+        ``use_demos``: whether a demo buffer is attached and ``demo_fraction > 0``). Returns floats for logging."""
+        cfg = self.config
+        batch_size = cfg.batch_size if batch_size is None else batch_size
+        reward_scale = cfg.reward_scale if reward_scale is None else reward_scale
+        auto_entropy = cfg.auto_entropy if auto_entropy is None else auto_entropy
+        target_entropy = self.default_target_entropy if target_entropy is None else target_entropy
+        gamma = cfg.gamma if gamma is None else gamma
+        soft_tau = cfg.soft_tau if soft_tau is None else soft_tau
+        if use_demos is None:
+            use_demos = self.demo_buffer is not None and cfg.demo_fraction > 0
+        state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
+        alpha = self.log_alpha.detach().exp()
+
+        # Critic target: clipped double Q of the next state with the entropy bonus, no autograd graph.
+        with torch.no_grad():
+            next_action, next_log_pi, _ = self.policy_net.evaluate(next_state)
+            qf1_next_target = self.target_soft_q_net1(next_state, next_action)
+            qf2_next_target = self.target_soft_q_net2(next_state, next_action)
+            min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
+            next_q_value = reward_scale * reward + gamma * (1.0 - done) * min_qf_next_target
+
+        # Critic step.
+        qf1_a_values = self.soft_q_net1(state, action)
+        qf2_a_values = self.soft_q_net2(state, action)
+        qf1_loss = F.mse_loss(qf1_a_values, next_q_value)
+        qf2_loss = F.mse_loss(qf2_a_values, next_q_value)
+        qf_loss = qf1_loss + qf2_loss
+        self.q_optimizer.zero_grad(set_to_none=True)
+        qf_loss.backward()
+        with self._locked():
+            self.q_optimizer.step()
+
+        # Actor step, against the critics just updated.
+        pi, log_pi, _ = self.policy_net.evaluate(state)
+        qf1_pi = self.soft_q_net1(state, pi)
+        qf2_pi = self.soft_q_net2(state, pi)
+        min_qf_pi = torch.min(qf1_pi, qf2_pi)
+        policy_loss = (alpha * log_pi - min_qf_pi).mean()
+        self.policy_optimizer.zero_grad(set_to_none=True)
+        # Only the policy's gradients are wanted: autograd then skips the critics' weight gradients.
+        policy_loss.backward(inputs=self._policy_params)
+
+        # Temperature step, on the same (detached) log-probabilities.
+        log_pi = log_pi.detach()
+        if auto_entropy:
+            # Gradient in log(alpha) (as SB3 does): same sign as the paper's loss in alpha, better conditioned.
+            alpha_loss = -(self.log_alpha * (log_pi + target_entropy)).mean()
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+        else:
+            alpha_loss = torch.zeros((), device=self.device)
+
+        with self._locked():
+            self.policy_optimizer.step()
+            if auto_entropy:
+                self.alpha_optimizer.step()
+            # Polyak update of the target critics: target <- target + soft_tau * (online - target).
+            with torch.no_grad():
+                torch._foreach_lerp_(self._target_params, self._q_params, soft_tau)
+            self._num_updates += 1
+
+        values = torch.stack(
+            [
+                qf1_loss.detach(),
+                qf2_loss.detach(),
+                qf_loss.detach(),
+                policy_loss.detach(),
+                alpha_loss.detach(),
+                alpha.squeeze(),
+                -log_pi.mean(),
+                qf1_a_values.detach().mean(),
+                qf2_a_values.detach().mean(),
+                min_qf_pi.detach().mean(),
+                next_q_value.mean(),
+                reward.mean(),
+            ]
+        ).tolist()
+        names = (
+            "qf1_loss",
+            "qf2_loss",
+            "qf_loss",
+            "policy_loss",
+            "alpha_loss",
+            "alpha",
+            "entropy",
+            "q1_mean",
+            "q2_mean",
+            "min_q_pi_mean",
+            "target_q_mean",
+            "reward_mean",
+        )
+        stats = dict(zip(names, values))
+        stats["target_entropy"] = float(target_entropy)
+        stats["demo_batch_fraction"] = (
+            min(batch_size, int(round(cfg.demo_fraction * batch_size))) / batch_size if use_demos else 0.0
+        )
+        stats["num_updates"] = float(self.num_updates)
+        return stats
+
+    # -- acting --------------------------------------------------------------------------------------------
+
+    def get_action(self, state: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Shortcut for ``policy_net.get_action``."""
+        return self.policy_net.get_action(state, deterministic)
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: networks, optimizers, log_alpha, counters, config JSON, version."""
+        payload: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "sac_version": __version__,
+            "state_dim": self.state_dim,
+            "action_dim": self.action_dim,
+            "action_low": self.policy_net.action_low.detach().cpu().tolist(),
+            "action_high": self.policy_net.action_high.detach().cpu().tolist(),
+            "config": self.config.to_json(),
+            "log_alpha": self.log_alpha.detach().cpu().clone(),
+            "counters": {"updates": self.num_updates},
+        }
+        for name, net in self.networks().items():
+            payload[name] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        for name, opt in self.optimizers().items():
+            payload[name] = opt.state_dict()
+        return payload
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load in place (shared tensors stay shared); raises ValueError saying what does not match."""
+        fmt = state_dict.get("format")
+        if fmt != CHECKPOINT_FORMAT:
+            raise ValueError(f"not an SACTrainer checkpoint (format={fmt!r}, expected {CHECKPOINT_FORMAT!r})")
+        if state_dict.get("format_version", 0) > CHECKPOINT_FORMAT_VERSION:
+            raise ValueError(
+                f"checkpoint format version {state_dict['format_version']} is newer than this code "
+                f"({CHECKPOINT_FORMAT_VERSION})"
+            )
+        dims = (state_dict.get("state_dim"), state_dict.get("action_dim"))
+        if dims != (self.state_dim, self.action_dim):
+            raise ValueError(
+                f"checkpoint has state_dim={dims[0]}, action_dim={dims[1]}; "
+                f"trainer has state_dim={self.state_dim}, action_dim={self.action_dim}"
+            )
+        saved_version = state_dict.get("sac_version")
+        if saved_version != __version__:
+            warnings.warn(f"checkpoint written by sac {saved_version}, loading with {__version__}", stacklevel=2)
+        missing = [k for k in (*self.networks(), *self.optimizers(), "log_alpha") if k not in state_dict]
+        if missing:
+            raise ValueError(f"checkpoint lacks {missing}")
+        for name, net in self.networks().items():
+            try:
+                net.load_state_dict(state_dict[name])
+            except RuntimeError as e:
+                raise ValueError(f"{name} does not match (hidden_dim or dims differ?): {e}") from e
+        for name, opt in self.optimizers().items():
+            try:
+                opt.load_state_dict(state_dict[name])
+            except (ValueError, KeyError, RuntimeError) as e:
+                raise ValueError(f"{name} state does not match: {e}") from e
+        log_alpha = torch.as_tensor(state_dict["log_alpha"], dtype=torch.float32).reshape(-1)
+        if log_alpha.shape != self.log_alpha.shape:
+            raise ValueError(f"log_alpha has shape {tuple(log_alpha.shape)}, expected {tuple(self.log_alpha.shape)}")
+        with torch.no_grad():
+            self.log_alpha.copy_(log_alpha)
+            self._num_updates.fill_(int(state_dict.get("counters", {}).get("updates", 0)))
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Atomic checkpoint (see `save_checkpoint`). ``extra``: caller's counters etc. (tensors, containers and
+        primitives only); comes back as ``trainer.loaded_extra`` after `load`."""
+        payload = self.state_dict()
+        payload["extra"] = dict(extra or {})
+        return save_checkpoint(path, payload)
+
+    def load_from(self, path: str | Path) -> dict[str, Any]:
+        """Load a checkpoint into this trainer in place; returns its ``extra``. Raises `CheckpointError`."""
+        payload = load_checkpoint(path, map_location="cpu")
+        try:
+            self.load_state_dict(payload)
+        except ValueError as e:
+            raise CheckpointError(path, str(e)) from e
+        self.loaded_extra = dict(payload.get("extra") or {})
+        return self.loaded_extra
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        replay_buffer: Any = None,
+        demo_buffer: Any = None,
+        device: str | torch.device = "cpu",
+        shared: bool = False,
+        lock: Any = None,
+    ) -> "SACTrainer":
+        """Rebuild a trainer (config, dims and bounds from the file) and load its state; ``trainer.loaded_extra``
+        holds the ``extra`` saved with it. Raises `CheckpointError` naming the file and the problem."""
+        payload = load_checkpoint(path, map_location="cpu")
+        try:
+            if payload.get("format") != CHECKPOINT_FORMAT:
+                raise ValueError(f"not an SACTrainer checkpoint (format={payload.get('format')!r})")
+            config = SACConfig.from_json(payload["config"])
+            trainer = cls(
+                int(payload["state_dim"]),
+                int(payload["action_dim"]),
+                config,
+                replay_buffer,
+                demo_buffer,
+                action_low=np.asarray(payload["action_low"], dtype=np.float32),
+                action_high=np.asarray(payload["action_high"], dtype=np.float32),
+                device=device,
+                shared=shared,
+                lock=lock,
+            )
+            trainer.load_state_dict(payload)
+        except (KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
+            problem = f"missing entry {e}" if isinstance(e, KeyError) else str(e)
+            raise CheckpointError(path, problem) from e
+        trainer.loaded_extra = dict(payload.get("extra") or {})
+        return trainer
