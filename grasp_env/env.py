@@ -165,7 +165,7 @@ class GraspEnv(gym.Env):
         """Connect and load the table, the robot and (at reset) the object."""
         self.sim.connect()
         with self.sim.loading() as client:
-            robot_body = self.robot.load(client)
+            robot_body = self.robot.load(client, visual=self.render_mode is not None or self.sim.gui)
             self.task.load(client, robot_body)
             self.robot.ignore_collisions_with(self.task.table)  # the base stands on it: no contacts to solve
         self._needs_reset = True
@@ -289,7 +289,7 @@ class GraspEnv(gym.Env):
         obs = np.array(values, dtype=np.float32)
         np.maximum(obs, OBS_LOW, out=obs)
         np.minimum(obs, OBS_HIGH, out=obs)
-        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side))
+        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat)
 
     def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:
         """`info`: the task's flags (a fresh dict every step, extended in place) plus the object type and the
@@ -306,8 +306,8 @@ class GraspEnv(gym.Env):
         non-finite reaches a replay buffer.
         """
         self.reinit()
-        flags = {"is_success": False, "is_grasped": False, "is_lifted": False, "is_fallen": False,
-                 "reach_distance": 0.0, "yaw_error": 0.0, "lift": 0.0}  # fmt: skip
+        flags = {"is_success": False, "is_grasped": False, "is_lifted": False, "is_upright": False,
+                 "is_fallen": False, "reach_distance": 0.0, "yaw_error": 0.0, "lift": 0.0}  # fmt: skip
         return self._last_obs.copy(), self._last_reward, False, True, self._info(flags, physics_reset=True)
 
     def _inject_nan_fault(self) -> None:

@@ -15,10 +15,16 @@ Conventions (see docs/ENV.md):
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pybullet
+import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
 ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
@@ -45,6 +51,26 @@ WORKSPACE_HIGH = np.array([0.78, 0.32, 0.40])
 _LOW, _HIGH = WORKSPACE_LOW.tolist(), WORKSPACE_HIGH.tolist()
 
 
+def _collision_only_panda() -> Path:
+    """pybullet_data's panda.urdf without its <visual> elements, written once per machine to the temp directory.
+
+    The copy is derived from the installed file (never committed) with its mesh paths made absolute; it is
+    written to a temporary name and renamed, so concurrent processes never read a half-written file.
+    """
+    source = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+    text = source.read_text()
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"grasp_env_panda_collision_{digest}.urdf"
+    if not path.exists():
+        stripped = re.sub(r"<visual>.*?</visual>", "", text, flags=re.DOTALL)
+        stripped = stripped.replace('filename="package://meshes/', f'filename="{source.parent / "meshes"}/')
+        fd, tmp = tempfile.mkstemp(suffix=".urdf", dir=path.parent)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(stripped)
+        os.replace(tmp, path)
+    return path
+
+
 def hand_orientation(yaw: float) -> tuple[float, float, float, float]:
     """Quaternion (x, y, z, w) of the downward-pointing hand at `yaw`, i.e. `Euler(pi, 0, yaw)`."""
     half = 0.5 * yaw
@@ -66,10 +92,16 @@ class PandaRobot:
         self._target = [0.0, 0.0, 0.0]
         self._targets = list(REST_POSE)
 
-    def load(self, client: BulletClient) -> int:
-        """Load the arm at the origin, standing on the table top; returns its body id."""
+    def load(self, client: BulletClient, visual: bool = True) -> int:
+        """Load the arm at the origin, standing on the table top; returns its body id.
+
+        Args:
+            visual: load the visual meshes; without them (no camera, no GUI) loading is about 6x faster, which
+                is most of the cost of `reinit()`. Physics is identical: collision shapes and inertias are the same.
+        """
         self._client = client
-        self.body = client.loadURDF("franka_panda/panda.urdf", basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
+        urdf = "franka_panda/panda.urdf" if visual else str(_collision_only_panda())
+        self.body = client.loadURDF(urdf, basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
         for link in (LEFT_FINGER_LINK, RIGHT_FINGER_LINK):
             # Friction 1.0 is what makes grasps hold (NOTES); set it explicitly rather than trust the URDF.
             client.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)

@@ -6,7 +6,8 @@ front of the arm), yaw uniform over a full turn, a uniform size scale in [0.8, 1
 and a lateral friction in [0.8, 1.2] (below about 0.7 the Panda's top-down grasps stop holding, see NOTES).
 
 Success: the object is grasped (both fingers press on it from the sides) and lifted at least `lift_height` above
-its resting height, for `hold_steps` consecutive control steps. Failure: the object falls off the table.
+its resting height while upright (within 40 degrees of a resting pose), for `hold_steps` consecutive control
+steps. Failure: the object falls off the table.
 
 The dense reward is built from the named flags of `evaluate()` in stages (reach, align, grasp, lift), in the
 manner of ManiSkill's PickCube, and shifted so that every non-terminal step costs between 0 and 1: an episode that
@@ -43,13 +44,16 @@ class ObjectSpec:
     (a quarter turn for the cube, a half turn for the long box and dumbbell); 0 means any yaw grasps it."""
     mass_range: tuple[float, float]
     """Uniform range of the mass (kg)."""
+    resting_axes: tuple[int, ...]
+    """Body axes (0 x, 1 y, 2 z) that may point up when the object rests "upright": any face of the cube, either
+    long face of the long box (never on its end), the cylinder and dumbbell only as placed."""
 
 
 OBJECT_SPECS: dict[str, ObjectSpec] = {
-    "cube": ObjectSpec("cube.urdf", (0.04, 0.04, 0.04), math.pi / 2, (0.05, 0.2)),
-    "long_box": ObjectSpec("long_box.urdf", (0.12, 0.03, 0.04), math.pi, (0.06, 0.2)),
-    "cylinder": ObjectSpec("cylinder.urdf", (0.044, 0.044, 0.06), 0.0, (0.05, 0.2)),
-    "dumbbell": ObjectSpec("dumbbell.urdf", (0.14, 0.05, 0.04), math.pi, (0.08, 0.25)),
+    "cube": ObjectSpec("cube.urdf", (0.04, 0.04, 0.04), math.pi / 2, (0.05, 0.2), (0, 1, 2)),
+    "long_box": ObjectSpec("long_box.urdf", (0.14, 0.03, 0.04), math.pi, (0.06, 0.2), (1, 2)),
+    "cylinder": ObjectSpec("cylinder.urdf", (0.044, 0.044, 0.06), 0.0, (0.05, 0.2), (2,)),
+    "dumbbell": ObjectSpec("dumbbell.urdf", (0.14, 0.05, 0.04), math.pi, (0.08, 0.25), (2,)),
 }
 
 OBJECT_X_RANGE = (0.35, 0.65)
@@ -58,7 +62,13 @@ SCALE_RANGE = (0.8, 1.2)
 FRICTION_RANGE = (0.8, 1.2)
 # m: fingers reach < 7 cm from the hand point and the largest object < 10 cm from its centre.
 CONTACT_RANGE = 0.2
-FALL_HEIGHT = -0.05  # m: an object whose centre is this far below the table top has left the table
+# m: an object whose centre is this far below the table top has left the table.
+FALL_HEIGHT = -0.05
+# An object counts as upright within 40 degrees of a resting pose. Pressing the hand down on a long box can tip it
+# and wedge it diagonally between the (soft-contact) fingers without turning the hand; squeezing even the
+# smallest (11.2 cm) box into the 8 cm opening that way needs a tilt of about 50 degrees, while real grasps tilt
+# under 30 (the cylinder swings most).
+UPRIGHT_COS = math.cos(math.radians(40.0))
 
 # Dense reward weights of the stages; their sum normalises the staged reward to [0, 1].
 REACH_WEIGHT, ALIGN_WEIGHT, GRASP_WEIGHT, LIFT_WEIGHT = 1.0, 0.5, 1.0, 2.0
@@ -203,18 +213,35 @@ class GraspTask:
         """`grasp_yaw_error` for the current object's symmetry."""
         return grasp_yaw_error(hand_yaw, object_yaw, self.spec.grasp_period)
 
+    def upright_cos(self, quat: tuple[float, float, float, float]) -> float:
+        """Cosine of the angle between the vertical and the nearest of the object's resting axes (1: upright)."""
+        x, y, z, w = quat
+        column_z = (2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y))
+        return max(abs(column_z[axis]) for axis in self.spec.resting_axes)
+
     def evaluate(
-        self, reach_distance: float, object_z: float, yaw_error: float, side_contacts: tuple[bool, bool]
+        self,
+        reach_distance: float,
+        object_z: float,
+        yaw_error: float,
+        side_contacts: tuple[bool, bool],
+        object_quat: tuple[float, float, float, float],
     ) -> dict[str, Any]:
-        """Named flags and the distances the reward uses. Call once per control step (it counts held steps)."""
+        """Named flags and the distances the reward uses. Call once per control step (it counts held steps).
+
+        `is_grasped`: both fingers press on the object from the sides. `is_lifted`: it is `lift_height` above its
+        resting height, upright (see `UPRIGHT_COS`). `is_success`: grasped and lifted for `hold_steps` steps.
+        """
         lift = object_z - self.rest_z
         is_grasped = side_contacts[0] and side_contacts[1]
-        is_lifted = lift >= self.lift_height
+        is_upright = self.upright_cos(object_quat) >= UPRIGHT_COS
+        is_lifted = lift >= self.lift_height and is_upright
         self._held = self._held + 1 if (is_grasped and is_lifted) else 0
         return {
             "is_success": self._held >= self.hold_steps,
             "is_grasped": is_grasped,
             "is_lifted": is_lifted,
+            "is_upright": is_upright,
             "is_fallen": object_z < FALL_HEIGHT,
             "reach_distance": reach_distance,
             "yaw_error": yaw_error,
@@ -232,7 +259,8 @@ class GraspTask:
 
         stage value = reach + 0.5 align + grasp + 2 lift, divided by its maximum 4.5, minus 1, where
         reach = 1 - tanh(5 * hand-to-object distance), align = 1 - |grasp yaw error| / (pi / 2),
-        grasp = 1 if both fingers press on the object from the sides, lift = grasp * min(lift / lift_height, 1).
+        grasp = 1 if both fingers press on the object from the sides,
+        lift = grasp * upright * min(lift / lift_height, 1).
         """
         if flags["is_success"]:
             return SUCCESS_REWARD
@@ -241,6 +269,7 @@ class GraspTask:
         reach = 1.0 - math.tanh(5.0 * float(flags["reach_distance"]))
         align = 1.0 - min(abs(float(flags["yaw_error"])) / (math.pi / 2), 1.0)
         grasp = 1.0 if flags["is_grasped"] else 0.0
-        lift = grasp * min(max(float(flags["lift"]) / self.lift_height, 0.0), 1.0)
+        upright = 1.0 if flags["is_upright"] else 0.0
+        lift = grasp * upright * min(max(float(flags["lift"]) / self.lift_height, 0.0), 1.0)
         staged = REACH_WEIGHT * reach + ALIGN_WEIGHT * align + GRASP_WEIGHT * grasp + LIFT_WEIGHT * lift
         return staged / STAGED_MAX - 1.0
