@@ -100,7 +100,7 @@ class Simulation:
             check_display()
             client = BulletClient(connection_mode=pybullet.GUI)
             client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
-            client.resetDebugVisualizerCamera(0.9, 50.0, -35.0, [0.45, 0.0, 0.05])
+            client.resetDebugVisualizerCamera(1.05, 60.0, -30.0, [0.42, 0.0, 0.22])
         else:
             client = BulletClient(connection_mode=pybullet.DIRECT)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
@@ -140,10 +140,10 @@ class Simulation:
         self,
         width: int,
         height: int,
-        target: tuple[float, float, float] = (0.45, 0.0, 0.05),
-        distance: float = 0.9,
-        yaw: float = 50.0,
-        pitch: float = -35.0,
+        target: tuple[float, float, float] = (0.42, 0.0, 0.22),
+        distance: float = 1.05,
+        yaw: float = 60.0,
+        pitch: float = -30.0,
     ) -> np.ndarray:
         """An RGB frame `(height, width, 3)` uint8 from an orbit camera (OpenGL in the GUI, CPU renderer headless)."""
         client = self.client
