@@ -99,6 +99,7 @@ OBS_LOW = np.zeros(OBS_DIM, dtype=np.float32)
 OBS_HIGH = np.zeros(OBS_DIM, dtype=np.float32)
 for _name, _sl in OBS_SLICES.items():
     OBS_LOW[_sl], OBS_HIGH[_sl] = _BOUNDS[_name]
+_LOW, _HIGH = OBS_LOW.tolist(), OBS_HIGH.tolist()
 
 
 def eval_seed(index: int) -> int:
@@ -155,7 +156,7 @@ class GraspEnv(gym.Env):
         self._one_hot = {t: tuple(float(t == u) for u in OBJECT_TYPES) for t in OBJECT_TYPES}
         self._elapsed = 0
         self._needs_reset = True
-        self._last_obs = np.zeros(OBS_DIM, dtype=np.float32)
+        self._last_values: list[float] = [0.0] * OBS_DIM
         self._last_reward = 0.0
         self._wall_clock = 0.0
         self._build()
@@ -206,12 +207,11 @@ class GraspEnv(gym.Env):
         obs, flags = observed
         self._elapsed = 0
         self._needs_reset = False
-        self._last_obs = obs
         self._last_reward = 0.0
         self._wall_clock = time.perf_counter()
         if self.render_mode == "human":
             self.render()
-        return obs.copy(), self._info(flags, physics_reset=False)
+        return obs, self._info(flags, physics_reset=False)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply one action for 1/24 s; see the module docstring for the layout and episode-end semantics."""
@@ -231,11 +231,10 @@ class GraspEnv(gym.Env):
         reward = self.task.compute_reward(flags)
         terminated = bool(flags["is_success"] or flags["is_fallen"])
         truncated = not terminated and self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps
-        self._last_obs = obs
         self._last_reward = reward
         if self.render_mode == "human":
             self._pace()
-        return obs.copy(), reward, terminated, truncated, self._info(flags, physics_reset=False)
+        return obs, reward, terminated, truncated, self._info(flags, physics_reset=False)
 
     def render(self) -> np.ndarray | None:
         """ "rgb_array": an (H, W, 3) uint8 frame; "human": the GUI is live, returns None."""
@@ -286,9 +285,11 @@ class GraspEnv(gym.Env):
         )  # fmt: skip
         if not math.isfinite(sum(values)):  # one Python sum is the cheapest NaN/inf check of 33 floats
             return None
-        obs = np.array(values, dtype=np.float32)
-        np.maximum(obs, OBS_LOW, out=obs)
-        np.minimum(obs, OBS_HIGH, out=obs)
+        # Clipping in Python and one array construction: numpy's per-call machinery costs more than the work
+        # for 33 numbers, and on this hot path it also evicts the physics engine's data from the CPU caches.
+        clipped = [lo if v < lo else (hi if v > hi else v) for v, lo, hi in zip(values, _LOW, _HIGH)]
+        self._last_values = clipped  # kept as a list: the caller may modify the array it is given
+        obs = np.array(clipped, dtype=np.float32)
         return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat)
 
     def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:
@@ -308,7 +309,8 @@ class GraspEnv(gym.Env):
         self.reinit()
         flags = {"is_success": False, "is_grasped": False, "is_lifted": False, "is_upright": False,
                  "is_fallen": False, "reach_distance": 0.0, "yaw_error": 0.0, "lift": 0.0}  # fmt: skip
-        return self._last_obs.copy(), self._last_reward, False, True, self._info(flags, physics_reset=True)
+        last_obs = np.array(self._last_values, dtype=np.float32)
+        return last_obs, self._last_reward, False, True, self._info(flags, physics_reset=True)
 
     def _inject_nan_fault(self) -> None:
         """Test hook: corrupt the physics state (a NaN object velocity) as the original gripper's NaN did."""
