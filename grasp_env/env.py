@@ -52,7 +52,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from grasp_env.robot import MAX_OPENING, YAW_LIMIT, PandaRobot
+from grasp_env.robot import MAX_OPENING, PandaRobot
 from grasp_env.sim import Simulation
 from grasp_env.task import OBJECT_TYPES, GraspTask, up_axis, yaw_of
 
@@ -61,7 +61,7 @@ MAX_YAW_STEP = 0.25  # rad of hand yaw per step at |action| = 1
 HAND_START = np.array([0.5, 0.0, 0.22])
 HAND_START_NOISE = np.array([0.02, 0.02, 0.02])
 HAND_START_YAW_NOISE = 0.2
-DEFAULT_MAX_EPISODE_STEPS = 50  # about 2 s; the scripted expert needs 20-30 steps
+DEFAULT_MAX_EPISODE_STEPS = 50  # about 2 s; the scripted expert needs about 20 steps
 EVAL_SEED_OFFSET = 1_000_000
 
 OBS_SLICES: dict[str, slice] = {
@@ -328,5 +328,4 @@ class GraspEnv(gym.Env):
             self._wall_clock = time.perf_counter()
 
 
-__all__ = ["GraspEnv", "OBS_SLICES", "OBS_DIM", "EVAL_SEED_OFFSET", "eval_seed", "MAX_STEP", "MAX_YAW_STEP",
-           "YAW_LIMIT"]  # fmt: skip
+__all__ = ["EVAL_SEED_OFFSET", "MAX_STEP", "MAX_YAW_STEP", "OBS_DIM", "OBS_SLICES", "GraspEnv", "eval_seed"]

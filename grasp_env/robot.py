@@ -71,6 +71,16 @@ def _collision_only_panda() -> Path:
     return path
 
 
+def _panda_urdf(visual: bool) -> str:
+    """The Panda URDF to load: the original, or the collision-only copy (falls back to the original)."""
+    if not visual:
+        try:
+            return str(_collision_only_panda())
+        except OSError:
+            pass  # no writable temp directory: load the meshes after all
+    return "franka_panda/panda.urdf"
+
+
 def hand_orientation(yaw: float) -> tuple[float, float, float, float]:
     """Quaternion (x, y, z, w) of the downward-pointing hand at `yaw`, i.e. `Euler(pi, 0, yaw)`."""
     half = 0.5 * yaw
@@ -100,8 +110,7 @@ class PandaRobot:
                 is most of the cost of `reinit()`. Physics is identical: collision shapes and inertias are the same.
         """
         self._client = client
-        urdf = "franka_panda/panda.urdf" if visual else str(_collision_only_panda())
-        self.body = client.loadURDF(urdf, basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
+        self.body = client.loadURDF(_panda_urdf(visual), basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
         for link in (LEFT_FINGER_LINK, RIGHT_FINGER_LINK):
             # Friction 1.0 is what makes grasps hold (NOTES); set it explicitly rather than trust the URDF.
             client.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
