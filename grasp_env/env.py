@@ -186,6 +186,7 @@ class GraspEnv(gym.Env):
         self.shutdown()
 
     def _require_connection(self, what: str) -> None:
+        """`RuntimeError` naming `what` and the cure (`reinit()`) once the env has been shut down."""
         if not self.sim.connected:
             raise RuntimeError(f"GraspEnv.{what}() after shutdown(): call env.reinit() to build a fresh world first")
 
