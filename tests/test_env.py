@@ -452,3 +452,20 @@ def test_gui_mode_opens_steps_renders_and_closes() -> None:
     finally:
         env.close()
         env.close()
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (CI runs it under xvfb-run -a)")
+def test_human_render_mode_opens_the_gui_and_paces_to_real_time() -> None:
+    import time
+
+    env = GraspEnv(render_mode="human")
+    try:
+        assert env.sim.gui and env.render() is None
+        env.reset(seed=0)
+        start = time.perf_counter()
+        for _ in range(6):
+            env.step(np.zeros(5, np.float32))
+        assert time.perf_counter() - start >= 5 * env.sim.dt  # about 1/24 s per step
+    finally:
+        env.close()
