@@ -395,12 +395,15 @@ class Run:
         self.demo_path = self._prepare_demos()
         shared = cfg.mode != "serial"
         if cfg.resume:
-            self.trainer = SACTrainer.load(cfg.resume, replay_buffer=self.replay, device=cfg.device, shared=shared)
-            extra = self.trainer.extra
+            lock = self.shared.lock if shared else None
+            self.trainer = SACTrainer.load(
+                cfg.resume, replay_buffer=self.replay, device=cfg.device, shared=shared, lock=lock
+            )
+            extra = self.trainer.loaded_extra
             start_steps = int(extra.get("env_steps", 0))
             start_eps = int(extra.get("episodes", 0))
             self.shared.base_env_steps.value = start_steps
-            self.shared.base_updates.value = int(self.trainer.updates)
+            self.shared.base_updates.value = int(self.trainer.num_updates)
         else:
             self.trainer = SACTrainer(
                 self.obs_dim,
@@ -411,12 +414,13 @@ class Run:
                 action_high=high,
                 device=cfg.device,
                 shared=shared,
+                lock=self.shared.lock if shared else None,
             )
-        self._updates_at_start = int(self.trainer.updates)
+        self._updates_at_start = int(self.trainer.num_updates)
         if self.demo_path and cfg.mode == "serial":
             from sac import ReplayBuffer
 
-            self.trainer.demo_buffer = ReplayBuffer.load(self.demo_path)
+            self.trainer.demo_buffer = ReplayBuffer.from_file(self.demo_path)
         self.published = copy.deepcopy(self.trainer.policy_net).share_memory()
         self.monitor = Monitor(cfg, self.run_dir, self._fresh_policy, start_steps, start_eps)
         self.procs: dict[int, tuple[Any, str, Connection]] = {}
@@ -443,14 +447,7 @@ class Run:
             transitions, stats = collect_demonstrations(env, cfg.demo_episodes, seed=cfg.seed * 7919 + 17)
         finally:
             env.close()
-        buf = ReplayBuffer(len(transitions.reward), self.obs_dim, self.action_dim, seed=cfg.seed)
-        buf.push_many(
-            transitions.obs,
-            transitions.action,
-            transitions.reward,
-            transitions.next_obs,
-            transitions.terminated.astype(np.float32),
-        )
+        buf = ReplayBuffer.from_transitions(transitions, seed=cfg.seed)
         path = self.run_dir / "demos.npz"
         buf.save(str(path))
         print(
@@ -706,6 +703,8 @@ class Run:
                 if self._periodic():
                     return
         finally:
+            if n_acc:
+                m.on_update({k: v / n_acc for k, v in acc.items()})
             runner.close()
 
     def stop_processes(self, timeout: float = 10.0) -> None:
@@ -826,7 +825,7 @@ def _load_for_play(checkpoint: str) -> tuple[Any, dict[str, Any]]:
     from sac import SACTrainer
 
     trainer = SACTrainer.load(checkpoint, device="cpu")
-    return trainer.policy_net, trainer.extra
+    return trainer.policy_net, trainer.loaded_extra
 
 
 def evaluate_checkpoint(checkpoint: str, episodes: int = 100, seed: int = 0, out: str | None = None) -> dict:

@@ -219,7 +219,7 @@ def _attach_demos(trainer: Any, spec: WorkerSpec) -> None:
     if spec.demo_path:
         from sac.replay import ReplayBuffer
 
-        trainer.demo_buffer = ReplayBuffer.load(spec.demo_path)
+        trainer.demo_buffer = ReplayBuffer.from_file(spec.demo_path)
 
 
 def _run_guarded(conn: Connection, body: Any) -> None:
@@ -268,6 +268,31 @@ def actor_main(
     _run_guarded(conn, body)
 
 
+class _UpdateLog:
+    """Averages update metrics and sends them to the main process every ``every`` updates (and at the end)."""
+
+    def __init__(self, conn: Connection, every: int) -> None:
+        self.conn, self.every = conn, every
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, metrics: dict[str, float]) -> None:
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.count += 1
+        if self.count >= self.every:
+            self.send()
+
+    def send(self) -> None:
+        if not self.count:
+            return
+        now = time.perf_counter()
+        means = {k: v / self.count for k, v in self.sums.items()}
+        _send(self.conn, "update", {**means, "updates_per_s": self.count / max(now - self.t0, 1e-9)})
+        self.sums, self.count, self.t0 = {}, 0, now
+
+
 def learner_main(
     rank: int,
     spec: WorkerSpec,
@@ -285,31 +310,22 @@ def learner_main(
         _attach_demos(trainer, spec)
         batch = spec.update_kwargs.get("batch_size", 256)
         watch = _ParentWatch()
-        acc: dict[str, float] = {}
-        n_acc, t_log = 0, time.perf_counter()
-        while not shared.stop.is_set() and not watch.gone():
-            if not _learning_started(spec, shared, replay, batch):
-                time.sleep(0.01)
-                continue
-            target = spec.replay_ratio * (shared.total_env_steps() - spec.learning_starts)
-            if shared.total_updates() >= target:
-                time.sleep(0.0005)
-                continue
-            metrics = trainer.update(lock=shared.lock, **spec.update_kwargs)
-            shared.updates[rank] += 1
-            n_acc += 1
-            for k, v in metrics.items():
-                acc[k] = acc.get(k, 0.0) + float(v)
-            if shared.updates[rank] % spec.publish_every == 0:
-                publish_policy(shared, trainer.policy_net, published_policy)
-            if n_acc >= spec.log_every:
-                now = time.perf_counter()
-                _send(
-                    conn,
-                    "update",
-                    {**{k: v / n_acc for k, v in acc.items()}, "updates_per_s": n_acc / (now - t_log)},
-                )
-                acc, n_acc, t_log = {}, 0, now
+        log = _UpdateLog(conn, spec.log_every)
+        try:
+            while not shared.stop.is_set() and not watch.gone():
+                if not _learning_started(spec, shared, replay, batch):
+                    time.sleep(0.01)
+                    continue
+                target = spec.replay_ratio * (shared.total_env_steps() - spec.learning_starts)
+                if shared.total_updates() >= target:
+                    time.sleep(0.0005)
+                    continue
+                log.add(trainer.update(**spec.update_kwargs))
+                shared.updates[rank] += 1
+                if shared.updates[rank] % spec.publish_every == 0:
+                    publish_policy(shared, trainer.policy_net, published_policy)
+        finally:
+            log.send()
 
     _run_guarded(conn, body)
 
@@ -336,9 +352,8 @@ def hogwild_main(
         player = _Player(rank, spec, shared, replay, conn)
         batch = spec.update_kwargs.get("batch_size", 256)
         watch = _ParentWatch()
-        acc: dict[str, float] = {}
-        credit, n_acc, t_log = 0.0, 0, time.perf_counter()
-        started = False
+        log = _UpdateLog(conn, spec.log_every)
+        credit, started = 0.0, False
         try:
             while not shared.stop.is_set() and not watch.gone():
                 n = player.act_and_store(trainer.policy_net)
@@ -349,18 +364,11 @@ def hogwild_main(
                         continue
                 credit += spec.replay_ratio * n
                 while credit >= 1.0 and not shared.stop.is_set():
-                    metrics = trainer.update(lock=shared.lock, **spec.update_kwargs)
+                    log.add(trainer.update(**spec.update_kwargs))
                     credit -= 1.0
                     shared.updates[rank] += 1
-                    n_acc += 1
-                    for k, v in metrics.items():
-                        acc[k] = acc.get(k, 0.0) + float(v)
-                if n_acc >= spec.log_every:
-                    now = time.perf_counter()
-                    rate = n_acc / (now - t_log)
-                    _send(conn, "update", {**{k: v / n_acc for k, v in acc.items()}, "updates_per_s": rate})
-                    acc, n_acc, t_log = {}, 0, now
         finally:
+            log.send()
             player.close()
 
     _run_guarded(conn, body)

@@ -23,7 +23,7 @@ FAST = [
     "--total-steps", "300", "--explore-steps", "100", "--learning-starts", "100", "--batch-size", "32",
     "--hidden-dim", "32", "--eval-every", "150", "--eval-episodes", "2", "--final-eval-episodes", "2",
     "--demo-episodes", "2", "--max-steps", "25", "--checkpoint-every", "100", "--workers", "2",
-    "--log-every", "20", "--no-progress", "--target-success", "none", "--update-itr", "0.5",
+    "--log-every", "20", "--max-lead-steps", "100", "--no-progress", "--target-success", "none", "--update-itr", "0.5",
 ]  # fmt: skip
 
 
@@ -132,11 +132,11 @@ def test_resume_continues_counters(serial_run: Path, tmp_path: Path) -> None:
     rc = train.main(["--mode", "serial", *args, "--resume", str(serial_run / "latest.pt"), "--run-dir", str(run_dir)])
     assert rc == 0
     after = SACTrainer.load(str(run_dir / "latest.pt"))
-    assert after.extra["env_steps"] >= 450
-    assert before.extra["env_steps"] < 450
-    assert after.updates > before.updates
+    assert after.loaded_extra["env_steps"] >= 450
+    assert before.loaded_extra["env_steps"] < 450
+    assert after.num_updates > before.num_updates
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["episodes"] > before.extra["episodes"]
+    assert summary["episodes"] > before.loaded_extra["episodes"]
 
 
 def test_render_video_writes_playable_file(serial_run: Path, tmp_path: Path) -> None:
