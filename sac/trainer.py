@@ -265,6 +265,25 @@ class SACTrainer:
         arrays = parts[0] if len(parts) == 1 else [np.concatenate(cols) for cols in zip(*parts)]
         return tuple(torch.as_tensor(a, dtype=torch.float32).to(self.device) for a in arrays)
 
+    @torch.no_grad()
+    def critic_target(
+        self,
+        reward: torch.Tensor,
+        next_state: torch.Tensor,
+        done: torch.Tensor,
+        alpha: torch.Tensor | float,
+        reward_scale: float,
+        gamma: float,
+    ) -> torch.Tensor:
+        """Soft Bellman target with clipped double Q, computed without an autograd graph:
+        ``reward_scale * r + gamma * (1 - done) * (min(Q'_1, Q'_2)(s', a') - alpha * log pi(a'|s'))``,
+        ``a' ~ pi(.|s')``."""
+        next_action, next_log_pi, _ = self.policy_net.evaluate(next_state)
+        qf1_next_target = self.target_soft_q_net1(next_state, next_action)
+        qf2_next_target = self.target_soft_q_net2(next_state, next_action)
+        min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
+        return reward_scale * reward + gamma * (1.0 - done) * min_qf_next_target
+
     def update(
         self,
         batch_size: int | None = None,
@@ -289,13 +308,7 @@ class SACTrainer:
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
         alpha = self.log_alpha.detach().exp()
 
-        # Critic target: clipped double Q of the next state with the entropy bonus, no autograd graph.
-        with torch.no_grad():
-            next_action, next_log_pi, _ = self.policy_net.evaluate(next_state)
-            qf1_next_target = self.target_soft_q_net1(next_state, next_action)
-            qf2_next_target = self.target_soft_q_net2(next_state, next_action)
-            min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
-            next_q_value = reward_scale * reward + gamma * (1.0 - done) * min_qf_next_target
+        next_q_value = self.critic_target(reward, next_state, done, alpha, reward_scale, gamma)
 
         # Critic step.
         qf1_a_values = self.soft_q_net1(state, action)
