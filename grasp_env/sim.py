@@ -68,6 +68,21 @@ def check_display() -> None:
     libx11.XCloseDisplay(handle)
 
 
+@contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at /dev/null for the duration (C-level prints included)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
 class Simulation:
     """One PyBullet world: connect, load with rendering off, step, render, disconnect.
 
@@ -102,7 +117,8 @@ class Simulation:
             client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
             client.resetDebugVisualizerCamera(1.05, 60.0, -30.0, [0.42, 0.0, 0.22])
         else:
-            client = BulletClient(connection_mode=pybullet.DIRECT)
+            with _stdout_silenced():  # PyBullet's C code prints "argv[0]=" on every connect
+                client = BulletClient(connection_mode=pybullet.DIRECT)
         client.setAdditionalSearchPath(pybullet_data.getDataPath())
         client.setGravity(0.0, 0.0, -9.81)
         client.setTimeStep(1.0 / PHYSICS_HZ)
