@@ -74,7 +74,7 @@ class TrainConfig:
     """Gradient updates per env step (the replay ratio), all workers together."""
     batch_size: int = 256
     """Transitions per gradient update."""
-    hidden_dim: int = 256
+    hidden_dim: int = 128
     """Width of the two hidden layers of the policy and Q networks."""
     lr: float = 3e-4
     """Adam learning rate of all networks and of log-alpha."""
@@ -904,6 +904,20 @@ def render_checkpoint(
 
 
 # ----------------------------------------------------------------------------------------------- CLI
+
+
+def flags_markdown() -> str:
+    """The README's table of training flags, generated from ``TrainConfig`` (a test keeps the README in sync)."""
+    from sac.config_cli import field_docs
+
+    docs = field_docs(TrainConfig)
+    rows = ["| flag | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(TrainConfig):
+        name = f.name.replace("_", "-")
+        flag = f"--{name} / --no-{name}" if f.type in (bool, "bool") else f"--{name}"
+        default = "CPU count" if f.name == "workers" else f.default
+        rows.append(f"| `{flag}` | `{default}` | {docs[f.name]} |")
+    return "\n".join(rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
