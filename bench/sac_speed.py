@@ -1,0 +1,406 @@
+"""SAC update speed at batch 256, hidden 256, one thread, against the FLOP roofline of this CPU.
+
+    python bench/sac_speed.py                 # ~1-2 min; writes bench/results/sac_speed.json
+    python bench/sac_speed.py --rounds 3      # quicker, noisier
+    python bench/sac_speed.py --compile       # also the torch.compile variant (compiles for 15-60 s)
+
+In one run, interleaved round by round (this machine is shared and its speed drifts), it measures:
+
+- the peak: a plain fp32 ``torch.mm`` of (256 x 256) @ (256 x 256) -- the shape of the hidden layers at batch 256 --
+  on one thread, operands hot in cache;
+- updates/s of several variants of the update, from the straightforward one to the package's `SACTrainer.update`.
+
+FLOPs are counted analytically from the layer shapes, 2 per multiply-add. Per sample, a policy forward is
+``P = s*h + h*h + 2*h*a`` and a Q forward ``Q = (s+a)*h + h*h + h``. The nominal count of one update takes
+backward as 2x forward: target (P + 2Q), critic step (2 x 3Q), actor step (3P + 2 x 3Q): ``4P + 14Q``; with
+s=33, a=5, h=256, batch 256 that is 0.70 GFLOP. The package's actor step asks autograd for the policy's gradients
+only, so the critics' weight gradients are never computed there: it executes ``4P + 12Q`` (0.62 GFLOP).
+"fraction of peak" = nominal FLOPs x updates/s / peak (the executed work, reported too, is lower).
+
+Results on the 2-core dev VM (Intel Xeon @ 2.5 GHz, AVX-512, Firecracker; torch 2.13.0+cpu), 9 interleaved
+rounds, medians; matmul peak 123 GFLOP/s (118-128 over the rounds) -> nominal roofline 176 updates/s.
+Other sessions shared the machine; in busier runs every rate (and the peak) dropped by up to 40%, the ranking
+held.
+
+| variant                                                                     | upd/s | % of peak (nominal) |
+|-----------------------------------------------------------------------------|-------|---------------------|
+| A straightforward: nn.Sequential critics, for-loop Adam, full actor         |  54.1 | 30.7                |
+|   backward, policy re-forward for the alpha loss, Python-loop Polyak        |       |                     |
+| B + fused Adam (for-loop Adam costs ~0.7 ms of Python per step here)        |  59.6 | 33.9                |
+| C + actor backward into the policy only (``backward(inputs=...)``)          |  63.3 | 36.1                |
+| D + in-place ReLU, alpha loss on the actor's log-prob, ``_foreach_lerp_``   |  71.4 | 40.5                |
+| E the package's ``SACTrainer.update`` (D + replay sampling + stats dict)    |  71.5 | 40.0                |
+| F D + twin critics stacked in one module (bmm; both Q(s, pi) in one pass)   |  74.9 | 41.9                |
+| G E with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc., subprocess)       |  71.2 | 40.2                |
+| H D with torch.compile (inductor) of both losses (``--compile``; a busier  |  49.8 | 36.4                |
+|   3-round run, in which E gave 45.0 upd/s, 36.1%)                           |       |                     |
+
+Findings:
+- The package's update is 1.3x the straightforward one, 40% of the matmul peak: short of the 70% target.
+- Why: per-op overhead on this VM. A tiny update (batch 16, hidden 16) still takes 4.7 ms (Python, dispatcher,
+  autograd engine, three optimizer calls); batch 16 at hidden 256 takes 6.8 ms; the update's matmuls alone at
+  peak take 5.7 ms. So even with perfect matmuls eager PyTorch tops out near 10.4 ms, ~96 updates/s, ~55% of
+  peak here. Each fresh 256x256 activation also costs ~100-180 us to write (cache-cold memory; the biased
+  ``addmm`` copies its bias into a fresh output, ``threshold_backward`` allocates one), against ~15 us in
+  place.
+- F (stacked twin Q) was faster than E in every one of the 9 rounds, by ~5%; not adopted, because it would
+  replace the contract's ``soft_q_net1/2`` modules for a gain that does not change the picture.
+- G: no gain: at steady state the update makes no page faults anyway (glibc's dynamic mmap threshold adapts).
+- H: compiling takes 15-55 s per process (each Hogwild worker would pay it), and the compiled update was not
+  reliably faster: +10% over E in the bench run above, but slower in a prototype (29-34 updates/s compiled,
+  default and max-autotune-no-cudagraphs modes, vs 44 eager). Not adopted.
+- Also tried in prototypes, no measurable gain: ``zero_grad(set_to_none=False)`` (64.4 vs 66.7 updates/s),
+  ``mm`` + in-place bias add instead of ``addmm`` (39.6 vs 39.5, a busy moment), a hand-written autograd
+  Function for the whole MLP with in-place ReLU backward (42.5 vs 44.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sac import ReplayBuffer, SACConfig, SACTrainer  # noqa: E402
+from sac.networks import GaussianPolicy  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sac_speed.json"
+MALLOC_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "67108864",
+    "MALLOC_TRIM_THRESHOLD_": "134217728",
+    "MALLOC_TOP_PAD_": "67108864",
+}
+
+
+# -- FLOP count ------------------------------------------------------------------------------------------------
+
+
+def update_flops(state_dim: int, action_dim: int, hidden: int, batch: int) -> dict[str, float]:
+    """Analytic FLOPs (2 per multiply-add) of one SAC update: nominal (backward = 2x forward everywhere) and
+    executed (the actor step skips the critics' weight gradients)."""
+    s, a, h = state_dim, action_dim, hidden
+    p = s * h + h * h + 2 * h * a  # policy forward (mean and log_std heads)
+    q = (s + a) * h + h * h + h  # one critic forward
+    nominal = (p + 2 * q) + 2 * 3 * q + (3 * p + 2 * 3 * q)
+    executed = (p + 2 * q) + 2 * 3 * q + (3 * p + 2 * 2 * q)
+    return {"nominal": 2.0 * nominal * batch, "executed": 2.0 * executed * batch}
+
+
+def matmul_gflops(n: int = 256, reps: int = 200) -> float:
+    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    for _ in range(10):
+        torch.mm(a, b, out=out)
+    t = time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b, out=out)
+    return 2.0 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+# -- variants ----------------------------------------------------------------------------------------------------
+
+
+def random_buffer(state_dim: int, action_dim: int, n: int = 10_000) -> ReplayBuffer:
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(n, state_dim, action_dim, seed=0)
+    buf.push_many(
+        rng.normal(size=(n, state_dim)),
+        rng.uniform(-1, 1, (n, action_dim)),
+        rng.normal(size=n),
+        rng.normal(size=(n, state_dim)),
+        rng.random(n) < 0.02,
+    )
+    return buf
+
+
+class PlainQ(nn.Module):
+    """Q(s, a) as CleanRL writes it: nn.Sequential, ReLU not in place."""
+
+    def __init__(self, s: int, a: int, h: int, inplace: bool = False) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(s + a, h), nn.ReLU(inplace), nn.Linear(h, h), nn.ReLU(inplace), nn.Linear(h, 1)
+        )
+
+    def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([state, action], -1)).squeeze(-1)
+
+
+class StackedTwinQ(nn.Module):
+    """Both critics in one module: layer 1 as one (in, 2h) matmul, layers 2-3 as batched matmuls (bmm)."""
+
+    def __init__(self, s: int, a: int, h: int) -> None:
+        super().__init__()
+        self.h = h
+        bound1, bound2 = 1 / (s + a) ** 0.5, 1 / h**0.5
+        self.w1 = nn.Parameter(torch.empty(s + a, 2 * h).uniform_(-bound1, bound1))
+        self.b1 = nn.Parameter(torch.empty(2 * h).uniform_(-bound1, bound1))
+        self.w2 = nn.Parameter(torch.empty(2, h, h).uniform_(-bound2, bound2))
+        self.b2 = nn.Parameter(torch.empty(2, 1, h).uniform_(-bound2, bound2))
+        self.w3 = nn.Parameter(torch.empty(2, h, 1).uniform_(-bound2, bound2))
+        self.b3 = nn.Parameter(torch.empty(2, 1, 1).uniform_(-bound2, bound2))
+
+    def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.addmm(self.b1, torch.cat([state, action], -1), self.w1).relu_()
+        x = x.view(-1, 2, self.h).transpose(0, 1)
+        x = torch.baddbmm(self.b2, x, self.w2).relu_()
+        return torch.baddbmm(self.b3, x, self.w3).squeeze(-1)  # (2, batch)
+
+
+def make_manual_update(
+    state_dim: int,
+    action_dim: int,
+    hidden: int,
+    batch: int,
+    *,
+    fused: bool,
+    prune_actor_backward: bool,
+    lean: bool,
+    stacked: bool = False,
+    compile_losses: bool = False,
+) -> Callable[[], None]:
+    """A self-contained update with the knobs the table lists (same math as `SACTrainer.update`)."""
+    torch.manual_seed(0)
+    buf = random_buffer(state_dim, action_dim)
+    policy = GaussianPolicy(state_dim, action_dim, hidden)
+    if stacked:
+        twin = StackedTwinQ(state_dim, action_dim, hidden)
+        twin_target = copy.deepcopy(twin).requires_grad_(False)
+        q_params, target_params = list(twin.parameters()), list(twin_target.parameters())
+
+        def q_both(s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return twin(s, a)
+
+        def q_target_both(s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return twin_target(s, a)
+    else:
+        q1, q2 = PlainQ(state_dim, action_dim, hidden, lean), PlainQ(state_dim, action_dim, hidden, lean)
+        t1, t2 = copy.deepcopy(q1).requires_grad_(False), copy.deepcopy(q2).requires_grad_(False)
+        q_params = [*q1.parameters(), *q2.parameters()]
+        target_params = [*t1.parameters(), *t2.parameters()]
+
+        def q_both(s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return torch.stack([q1(s, a), q2(s, a)])
+
+        def q_target_both(s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+            return torch.stack([t1(s, a), t2(s, a)])
+
+    log_alpha = torch.zeros(1, requires_grad=True)
+    kw = {"fused": True} if fused else {}
+    q_opt = torch.optim.Adam(q_params, lr=3e-4, **kw)
+    pi_opt = torch.optim.Adam(policy.parameters(), lr=3e-4, **kw)
+    a_opt = torch.optim.Adam([log_alpha], lr=3e-4, **kw)
+    policy_params = list(policy.parameters())
+    target_entropy = -float(action_dim)
+
+    def critic_loss(s, a, r, s2, d, alpha):  # type: ignore[no-untyped-def]
+        with torch.no_grad():
+            a2, logp2, _ = policy.evaluate(s2)
+            y = r + 0.99 * (1 - d) * (q_target_both(s2, a2).min(0).values - alpha * logp2)
+        q = q_both(s, a)
+        return F.mse_loss(q[0], y) + F.mse_loss(q[1], y)
+
+    def actor_loss(s, alpha):  # type: ignore[no-untyped-def]
+        pi, logp, _ = policy.evaluate(s)
+        return (alpha * logp - q_both(s, pi).min(0).values).mean(), logp
+
+    if compile_losses:
+        critic_loss = torch.compile(critic_loss)
+        actor_loss = torch.compile(actor_loss)
+
+    def update() -> None:
+        s, a, r, s2, d = (torch.from_numpy(x) for x in buf.sample(batch))
+        alpha = log_alpha.detach().exp()
+        qf_loss = critic_loss(s, a, r, s2, d, alpha)
+        q_opt.zero_grad()
+        qf_loss.backward()
+        q_opt.step()
+        policy_loss, logp = actor_loss(s, alpha)
+        pi_opt.zero_grad()
+        if prune_actor_backward:
+            policy_loss.backward(inputs=policy_params)
+        else:
+            policy_loss.backward()
+        pi_opt.step()
+        if not lean:  # CleanRL re-samples log pi for the temperature loss
+            with torch.no_grad():
+                _, logp, _ = policy.evaluate(s)
+        alpha_loss = -(log_alpha * (logp.detach() + target_entropy)).mean()
+        a_opt.zero_grad()
+        alpha_loss.backward()
+        a_opt.step()
+        with torch.no_grad():
+            if lean:
+                torch._foreach_lerp_(target_params, q_params, 0.005)
+            else:
+                for tp, p in zip(target_params, q_params):
+                    tp.mul_(0.995).add_(p, alpha=0.005)
+
+    return update
+
+
+def make_package_update(state_dim: int, action_dim: int, hidden: int, batch: int) -> Callable[[], None]:
+    torch.manual_seed(0)
+    cfg = SACConfig(hidden_dim=hidden, batch_size=batch)
+    trainer = SACTrainer(state_dim, action_dim, cfg, random_buffer(state_dim, action_dim))
+
+    def update() -> None:
+        trainer.update()
+
+    return update
+
+
+# -- measurement -------------------------------------------------------------------------------------------------
+
+
+def rate(update: Callable[[], None], n: int) -> float:
+    for _ in range(3):
+        update()
+    t = time.perf_counter()
+    for _ in range(n):
+        update()
+    return n / (time.perf_counter() - t)
+
+
+def package_only_subprocess(args: argparse.Namespace, env_extra: dict[str, str]) -> dict[str, list[float]]:
+    """Run this script with only the package update and the peak, in a child with ``env_extra`` set."""
+    cmd = [sys.executable, __file__, "--package-only", "--rounds", str(args.rounds), "--updates", str(args.updates)]
+    cmd += ["--state-dim", str(args.state_dim), "--action-dim", str(args.action_dim)]
+    out = subprocess.run(cmd, env={**os.environ, **env_extra}, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--state-dim", type=int, default=33, help="GraspEnv's observation size")
+    ap.add_argument("--action-dim", type=int, default=5)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds; medians are reported")
+    ap.add_argument("--updates", type=int, default=20, help="updates timed per variant per round")
+    ap.add_argument("--compile", action="store_true", help="include the torch.compile variant (slow to build)")
+    ap.add_argument("--package-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    dims = (args.state_dim, args.action_dim, args.hidden, args.batch)
+
+    if args.package_only:
+        upd = make_package_update(*dims)
+        peaks, rates = [], []
+        for _ in range(args.rounds):
+            peaks.append(matmul_gflops())
+            rates.append(rate(upd, args.updates))
+        print(json.dumps({"peak": peaks, "rate": rates}))
+        return
+
+    variants: dict[str, Callable[[], None]] = {
+        "A_straightforward": make_manual_update(*dims, fused=False, prune_actor_backward=False, lean=False),
+        "B_fused_adam": make_manual_update(*dims, fused=True, prune_actor_backward=False, lean=False),
+        "C_actor_backward_policy_only": make_manual_update(*dims, fused=True, prune_actor_backward=True, lean=False),
+        "D_inplace_relu_reuse_logpi_foreach_polyak": make_manual_update(
+            *dims, fused=True, prune_actor_backward=True, lean=True
+        ),
+        "E_package_SACTrainer_update": make_package_update(*dims),
+        "F_stacked_twin_q_bmm": make_manual_update(
+            *dims, fused=True, prune_actor_backward=True, lean=True, stacked=True
+        ),
+    }
+    if args.compile:
+        t = time.perf_counter()
+        upd = make_manual_update(*dims, fused=True, prune_actor_backward=True, lean=True, compile_losses=True)
+        for _ in range(3):
+            upd()
+        print(f"torch.compile warm-up {time.perf_counter() - t:.1f} s", flush=True)
+        variants["H_torch_compile_losses"] = upd
+
+    flops = update_flops(*dims)
+    peaks: list[float] = []
+    rates: dict[str, list[float]] = {k: [] for k in variants}
+    for r in range(args.rounds):
+        peaks.append(matmul_gflops())
+        for name, upd in variants.items():
+            rates[name].append(rate(upd, args.updates))
+        print(
+            f"round {r + 1}/{args.rounds}: peak {peaks[-1]:.1f} GFLOP/s, "
+            + ", ".join(f"{k.split('_')[0]} {v[-1]:.1f}" for k, v in rates.items()),
+            flush=True,
+        )
+
+    print("malloc-tuned package update in a subprocess ...", flush=True)
+    tuned = package_only_subprocess(args, MALLOC_ENV)
+
+    def summary(name: str, rs: list[float], pk: list[float]) -> dict[str, float]:
+        per_round = [flops["nominal"] * x / (p * 1e9) for x, p in zip(rs, pk)]
+        return {
+            "updates_per_s": statistics.median(rs),
+            "fraction_of_peak_nominal": statistics.median(per_round),
+            "fraction_of_peak_executed": statistics.median([flops["executed"] * x / (p * 1e9) for x, p in zip(rs, pk)]),
+            "updates_per_s_all_rounds": [round(x, 2) for x in rs],
+        }
+
+    table = {name: summary(name, rs, peaks) for name, rs in rates.items()}
+    table["G_package_malloc_tuned"] = summary("G", tuned["rate"], tuned["peak"])
+    peak = statistics.median(peaks)
+    print(f"\nbatch {args.batch}, hidden {args.hidden}, state {args.state_dim}, action {args.action_dim}, 1 thread")
+    print(f"FLOPs/update: nominal {flops['nominal'] / 1e9:.3f} G, executed {flops['executed'] / 1e9:.3f} G")
+    print(
+        f"matmul peak (256^3 fp32, median of {args.rounds}): {peak:.1f} GFLOP/s -> roofline "
+        f"{peak * 1e9 / flops['nominal']:.0f} updates/s (nominal)"
+    )
+    for name, row in table.items():
+        print(
+            f"{name:45s} {row['updates_per_s']:6.1f} upd/s   {100 * row['fraction_of_peak_nominal']:5.1f}% of peak "
+            f"(executed work {100 * row['fraction_of_peak_executed']:5.1f}%)"
+        )
+    result = {
+        "settings": {
+            "batch": args.batch,
+            "hidden": args.hidden,
+            "state_dim": args.state_dim,
+            "action_dim": args.action_dim,
+            "threads": torch.get_num_threads(),
+            "rounds": args.rounds,
+            "updates_per_round": args.updates,
+        },
+        "machine": {"cpu": _cpu_name(), "torch": torch.__version__, "python": platform.python_version()},
+        "flops_per_update": flops,
+        "matmul_peak_gflops_median": peak,
+        "matmul_peak_gflops_all_rounds": [round(p, 1) for p in peaks],
+        "malloc_tuned_peak_gflops_median": statistics.median(tuned["peak"]),
+        "variants": table,
+        "headline": {
+            "updates_per_s": table["E_package_SACTrainer_update"]["updates_per_s"],
+            "fraction_of_peak": table["E_package_SACTrainer_update"]["fraction_of_peak_nominal"],
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
