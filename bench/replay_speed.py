@@ -10,12 +10,29 @@ Phases, in one run:
 2. proxy, flat out: `start_replay_manager` plus two ``spawn``ed processes calling ``push_many`` as fast as they can
    while this process calls ``sample`` as fast as it can (worst-case contention on the one manager process);
 3. proxy, paced like training: each pusher waits ``--env-step`` seconds per transition (the env's work) and pushes
-   every ``--push-every`` transitions, while this process samples flat out (the learner never waits for actors).
+   every ``--push-every`` transitions, while this process samples flat out (the learner never waits for actors);
+4. as 3, but this process behaves like the learner: after each sample it spends ``--update-time`` (a sleep standing
+   in for a gradient update), alternating plain proxy samples with `PrefetchingSampler` ones (what
+   `SACTrainer` uses for a proxy: the next batch is fetched in a helper thread during the update); the time the
+   learner waits for a batch is measured for both.
 
 Proxy cost per env step, for an env worker: the median ``push_many`` call time under phase 3 divided by
-``--push-every``, as a fraction of ``--env-step``. Target: under 10%. For the learner, the extra time of a
-proxy ``sample`` over an in-process one is reported per update (the trainer's default replay ratio is one update
-per env step).
+``--push-every``, as a fraction of ``--env-step``. Target: under 10%. For the learner (one update per env step at
+the trainer's defaults), the time it waits for a batch beyond an in-process ``sample``, plain and prefetched.
+
+Measured on the 2-core dev VM (state 33, action 5, capacity 1M, push every 64, batch 256; medians; other
+sessions' jobs sharing the machine):
+
+| phase            | push_many(64)      | transitions/s | sample(256)         | batches/s |
+|------------------|--------------------|---------------|---------------------|-----------|
+| in-process       |  12 us             | 3,600,000     |  107 us             | 7,900     |
+| proxy, flat out  | 375 us (p90 730)   |   287,000     |  844 us (p90 1,410) | 1,070     |
+| proxy, paced     | 505 us (p90 770)   |     2,000     |  391 us (p90 490)   | 2,430     |
+
+- env worker: 7.9 us of proxy time per env step = 0.8% of a 1 ms env step (target < 10%: met).
+- learner, 14 ms updates: a plain proxy sample made it wait 990 us (+883 us over in-process, 88% of an env step
+  at one update per env step: waking the manager after each idle update costs most of it); with the prefetching
+  sampler `SACTrainer` uses for proxies, 118 us (+11 us, 1.1%).
 """
 
 from __future__ import annotations
@@ -33,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sac.replay import ReplayBuffer, start_replay_manager  # noqa: E402  (numpy only: no torch import)
+from sac.replay import PrefetchingSampler, ReplayBuffer, start_replay_manager  # noqa: E402  (numpy only)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "replay_speed.json"
 
@@ -109,7 +126,25 @@ def in_process(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def through_proxy(args: argparse.Namespace, paced: bool) -> dict[str, Any]:
+def learner_loop(proxy: Any, batch: int, seconds: float, update_time: float) -> dict[str, Any]:
+    """Alternate plain and prefetched samples, each followed by a simulated update; time the waits."""
+    prefetching = PrefetchingSampler(proxy)
+    plain: list[float] = []
+    prefetched: list[float] = []
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < seconds:
+            for sampler, times in ((proxy, plain), (prefetching, prefetched)):
+                t = time.perf_counter()
+                sampler.sample(batch)
+                times.append(time.perf_counter() - t)
+                time.sleep(update_time)
+    finally:
+        prefetching.close()
+    return {"sample_plain": stats(plain), "sample_prefetched": stats(prefetched)}
+
+
+def through_proxy(args: argparse.Namespace, paced: bool, learner: bool = False) -> dict[str, Any]:
     ctx = get_context("spawn")
     manager, proxy = start_replay_manager(args.capacity, args.state_dim, args.action_dim, seed=0)
     try:
@@ -119,13 +154,22 @@ def through_proxy(args: argparse.Namespace, paced: bool) -> dict[str, Any]:
         for p in procs:
             p.start()
         time.sleep(0.2)  # let both pushers start before sampling
-        sampled = sample_loop(proxy, args.batch, args.seconds - 0.4)
+        if learner:
+            learned = learner_loop(proxy, args.batch, args.seconds - 0.4, args.update_time)
+        else:
+            sampled = sample_loop(proxy, args.batch, args.seconds - 0.4)
         reports = [out.get(timeout=60 + args.seconds) for _ in procs]
         for p in procs:
             p.join(timeout=30)
     finally:
         manager.shutdown()
     push_times = [t for r in reports for t in r["call_s"]]
+    if learner:
+        return {
+            "push_many": stats(push_times),
+            "transitions_per_s": sum(r["pushed"] / r["seconds"] for r in reports),
+            **learned,
+        }
     return {
         "push_many": stats(push_times),
         "sample": stats(sampled["call_s"]),
@@ -142,6 +186,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--push-every", type=int, default=64, help="transitions per push_many (train.py default)")
     ap.add_argument("--env-step", type=float, default=1e-3, help="seconds of one env step at the trainer defaults")
+    ap.add_argument("--update-time", type=float, default=0.014, help="seconds of one gradient update (learner)")
     ap.add_argument("--seconds", type=float, default=4.0, help="duration of each phase")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -149,9 +194,12 @@ def main() -> None:
     local = in_process(args)
     flat = through_proxy(args, paced=False)
     paced = through_proxy(args, paced=True)
+    learner = through_proxy(args, paced=True, learner=True)
 
     push_cost = paced["push_many"]["median_us"] * 1e-6 / args.push_every
-    sample_extra = (paced["sample"]["median_us"] - local["sample"]["median_us"]) * 1e-6
+    local_sample = local["sample"]["median_us"] * 1e-6
+    sample_extra = learner["sample_plain"]["median_us"] * 1e-6 - local_sample
+    prefetched_wait = learner["sample_prefetched"]["median_us"] * 1e-6
     result = {
         "settings": vars(args) | {"out": str(args.out)},
         "in_process": local,
@@ -159,8 +207,11 @@ def main() -> None:
         "proxy_paced": paced,
         "worker_proxy_cost_per_env_step_s": push_cost,
         "worker_proxy_cost_fraction_of_env_step": push_cost / args.env_step,
-        "learner_proxy_extra_per_sample_s": sample_extra,
-        "learner_proxy_extra_fraction_of_env_step_at_1_update_per_step": sample_extra / args.env_step,
+        "proxy_paced_learner": learner,
+        "learner_plain_proxy_extra_wait_per_update_s": sample_extra,
+        "learner_plain_proxy_extra_fraction_of_env_step": sample_extra / args.env_step,
+        "learner_prefetched_wait_per_update_s": prefetched_wait,
+        "learner_prefetched_extra_fraction_of_env_step": (prefetched_wait - local_sample) / args.env_step,
     }
 
     def line(name: str, r: dict[str, Any]) -> str:
@@ -180,9 +231,12 @@ def main() -> None:
         f"{100 * push_cost / args.env_step:.2f}% of a {1e3 * args.env_step:g} ms env step (target < 10%)"
     )
     print(
-        f"learner: a proxy sample costs {1e6 * sample_extra:.0f} us more than an in-process one "
-        f"(= {100 * sample_extra / args.env_step:.0f}% of an env step at one update per env step; "
-        f"an update itself takes ~20 ms at batch 256, hidden 256)"
+        f"learner ({1e3 * args.update_time:g} ms updates, one per env step), wait for a batch: in-process "
+        f"{1e6 * local_sample:.0f} us; plain proxy {1e6 * (sample_extra + local_sample):.0f} us "
+        f"({1e6 * sample_extra:+.0f} us = {100 * sample_extra / args.env_step:+.1f}% of an env step); prefetched "
+        f"proxy (SACTrainer's default) {1e6 * prefetched_wait:.0f} us "
+        f"({1e6 * (prefetched_wait - local_sample):+.0f} us = "
+        f"{100 * (prefetched_wait - local_sample) / args.env_step:+.1f}%)"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -17,6 +17,7 @@ import signal
 import tempfile
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing import get_context
 from multiprocessing.managers import BaseManager
 from pathlib import Path
@@ -230,6 +231,52 @@ class ReplayBuffer:
         if seed is not None:  # an explicit seed wins over the saved RNG state
             buffer.rng = np.random.default_rng(seed)
         return buffer
+
+
+class PrefetchingSampler:
+    """Wraps a buffer (typically a manager proxy) so ``sample(n)`` returns a batch fetched in the background.
+
+    Each call returns the batch requested by the previous call (fetched by a helper thread while the caller was
+    busy, e.g. with a gradient update) and starts fetching the next one, so the proxy round trip is hidden. The
+    batch is therefore one call old, which does not matter for uniform replay. Other methods pass through.
+    Picklable: the thread is not sent along; it starts again on first use.
+    """
+
+    def __init__(self, buffer: Any) -> None:
+        self.buffer = buffer
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: tuple[int, Future[Batch]] | None = None
+
+    def sample(self, batch_size: int) -> Batch:
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == batch_size:
+            batch = pending[1].result()
+        else:
+            batch = self.buffer.sample(batch_size)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-prefetch")
+        self._pending = (batch_size, self._pool.submit(self.buffer.sample, batch_size))
+        return batch
+
+    def close(self) -> None:
+        """Stop the helper thread (also safe to skip: it is a daemon-like pool thread)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._pending = None, None
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "buffer":  # not yet set (during unpickling)
+            raise AttributeError(name)
+        return getattr(self.buffer, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"buffer": self.buffer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["buffer"])  # type: ignore[misc]
 
 
 # -- the shared buffer -------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ import math
 import warnings
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
+from multiprocessing.managers import BaseProxy
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.networks import GaussianPolicy, SoftQNetwork
 from sac.optim import SharedAdam, fused_supported
+from sac.replay import PrefetchingSampler
 
 CHECKPOINT_FORMAT = "sac.SACTrainer"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -80,6 +82,8 @@ class SACConfig:
     """Initial entropy temperature alpha (the constant alpha when auto_entropy is false)."""
     demo_fraction: float = 0.25
     """Share of every batch drawn from the demonstration buffer when demonstrations are used."""
+    prefetch: bool = True
+    """With a manager-proxy replay buffer, fetch the next batch in a helper thread during each update."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -181,6 +185,7 @@ class SACTrainer:
         self.replay_buffer = replay_buffer
         self.demo_buffer = demo_buffer
         self.loaded_extra: dict[str, Any] = {}
+        self._prefetcher: PrefetchingSampler | None = None
 
         cfg, dev = self.config, self.device
         self.policy_net = GaussianPolicy(
@@ -259,11 +264,23 @@ class SACTrainer:
             raise ValueError("the trainer has no replay_buffer to sample from")
         parts = []
         if n_demo < batch_size:
-            parts.append(self.replay_buffer.sample(batch_size - n_demo))
+            parts.append(self._replay_sampler().sample(batch_size - n_demo))
         if n_demo:
             parts.append(self.demo_buffer.sample(n_demo))
         arrays = parts[0] if len(parts) == 1 else [np.concatenate(cols) for cols in zip(*parts)]
         return tuple(torch.as_tensor(a, dtype=torch.float32).to(self.device) for a in arrays)
+
+    def _replay_sampler(self) -> Any:
+        """The replay buffer, wrapped in a `PrefetchingSampler` when it is a manager proxy (the round trip then
+        overlaps the previous update)."""
+        buf = self.replay_buffer
+        if not (self.config.prefetch and isinstance(buf, BaseProxy)):
+            return buf
+        if self._prefetcher is None or self._prefetcher.buffer is not buf:
+            if self._prefetcher is not None:
+                self._prefetcher.close()
+            self._prefetcher = PrefetchingSampler(buf)
+        return self._prefetcher
 
     @torch.no_grad()
     def critic_target(

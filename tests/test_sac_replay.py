@@ -1,6 +1,7 @@
 """Replay buffer: ring arithmetic, sampling, persistence, and the Manager-served buffer across processes."""
 
 import multiprocessing as mp
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from sac import Batch, ReplayBuffer, start_replay_manager
+from sac.replay import PrefetchingSampler
 
 
 def rows(start: int, n: int, state_dim: int = 3, action_dim: int = 2) -> tuple[np.ndarray, ...]:
@@ -97,6 +99,25 @@ def test_from_transitions_uses_termination_only() -> None:
     buf = ReplayBuffer.from_transitions(transitions, seed=0)
     assert len(buf) == 6 and buf.capacity == 6
     np.testing.assert_array_equal(buf.dones, d)  # truncation is not termination: it bootstraps
+
+
+def test_prefetching_sampler_returns_the_buffers_batches_in_order() -> None:
+    def make() -> ReplayBuffer:
+        buf = ReplayBuffer(100, 3, 2, seed=4)
+        buf.push_many(*rows(0, 50))
+        return buf
+
+    sampler, reference = PrefetchingSampler(make()), make()
+    try:
+        for _ in range(4):  # each call returns the batch fetched during the previous one: same sequence
+            np.testing.assert_array_equal(sampler.sample(16).reward, reference.sample(16).reward)
+        assert len(sampler) == 50 and sampler.size() == 50  # other calls pass through
+        assert sampler.sample(7).reward.shape == (7,)  # a new size is fetched directly
+        clone = pickle.loads(pickle.dumps(sampler))  # the helper thread is not pickled
+        assert clone.sample(5).reward.shape == (5,)
+        clone.close()
+    finally:
+        sampler.close()
 
 
 # -- the Manager-served buffer ------------------------------------------------------------------------------

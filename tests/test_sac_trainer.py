@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sac import ReplayBuffer, SACConfig, SACTrainer, resolve_device
+from sac import ReplayBuffer, SACConfig, SACTrainer, resolve_device, start_replay_manager
+from sac.replay import PrefetchingSampler
 
 STATE_DIM, ACTION_DIM = 4, 2
 
@@ -167,3 +168,20 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="CUDA"):
             resolve_device("cuda")
+
+
+def test_update_from_a_manager_proxy_prefetches() -> None:
+    manager, proxy = start_replay_manager(300, STATE_DIM, ACTION_DIM, seed=0)
+    try:
+        buf = filled_buffer()
+        proxy.push_many(buf.states, buf.actions, buf.rewards, buf.next_states, buf.dones)
+        trainer = SACTrainer(STATE_DIM, ACTION_DIM, SACConfig(hidden_dim=16, batch_size=32), proxy)
+        for _ in range(3):
+            trainer.update()
+        assert isinstance(trainer._prefetcher, PrefetchingSampler) and trainer.num_updates == 3
+        trainer._prefetcher.close()
+        plain = SACTrainer(STATE_DIM, ACTION_DIM, SACConfig(hidden_dim=16, batch_size=32, prefetch=False), proxy)
+        plain.update()
+        assert plain._prefetcher is None
+    finally:
+        manager.shutdown()
