@@ -29,6 +29,19 @@ shared Adam state and targets) run one process at a time::
     manager, replay = start_replay_manager(capacity, state_dim, action_dim, seed=0)
     trainer = SACTrainer(state_dim, action_dim, SACConfig(), replay, shared=True, lock=ctx.Lock())
     procs = [ctx.Process(target=worker, args=(trainer, 1000)) for _ in range(2)]
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    finally:
+        manager.shutdown()
+    trainer.num_updates  # 2000: the workers' updates landed in this process's tensors
+
+Pass the trainer when the process is created (``Process`` args are pickled with torch's sharing reductions and
+the lock may travel only that way); a trainer sent later through a ``Queue`` also shares its tensors but not a
+``multiprocessing`` lock. A plain `ReplayBuffer` attached to the trainer is copied into each worker, so give
+Hogwild workers a manager proxy (or attach buffers inside the worker).
 """
 
 import copy
