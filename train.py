@@ -283,18 +283,8 @@ class Monitor:
     def on_counters(self, env_steps: int, updates: int, replay_size: int | None, demo_fraction: float) -> None:
         self.env_steps, self.updates = env_steps, updates
         now = time.perf_counter()
-        t, s, u = self._rate_mark
-        if now - t >= 2.0:
-            self.fps = (env_steps - s) / (now - t)
-            self.ups = (updates - u) / (now - t)
-            self._rate_mark = (now, env_steps, updates)
-            w = self.writer
-            w.add_scalar("perf/fps", self.fps, env_steps)
-            w.add_scalar("perf/updates_per_s", self.ups, env_steps)
-            w.add_scalar("perf/updates", updates, env_steps)
-            if replay_size is not None:
-                w.add_scalar("perf/replay_size", replay_size, env_steps)
-            w.add_scalar("train/demo_fraction", demo_fraction, env_steps)
+        if now - self._rate_mark[0] >= 2.0:
+            self._write_rates(now, replay_size, demo_fraction)
         if self.bar is not None:
             self.bar.n = min(env_steps, self.cfg.total_steps)
             self.bar.set_postfix_str(self._status(), refresh=False)
@@ -319,6 +309,23 @@ class Monitor:
             print(message, flush=True)
 
     # -- evaluation
+    def _write_rates(self, now: float, replay_size: int | None = None, demo_fraction: float | None = None) -> None:
+        """perf/* over the window since the last write (every 2 s, and once more at the end of the run)."""
+        t, s, u = self._rate_mark
+        if now <= t:
+            return
+        self.fps = (self.env_steps - s) / (now - t)
+        self.ups = (self.updates - u) / (now - t)
+        self._rate_mark = (now, self.env_steps, self.updates)
+        w, step = self.writer, self.env_steps
+        w.add_scalar("perf/fps", self.fps, step)
+        w.add_scalar("perf/updates_per_s", self.ups, step)
+        w.add_scalar("perf/updates", self.updates, step)
+        if replay_size is not None:
+            w.add_scalar("perf/replay_size", replay_size, step)
+        if demo_fraction is not None:
+            w.add_scalar("train/demo_fraction", demo_fraction, step)
+
     def evaluate(self, snapshot: Any, episodes: int) -> dict[str, Any]:
         from sac.rollout import evaluate_policy, make_env
 
@@ -347,6 +354,8 @@ class Monitor:
         )
 
     def close(self) -> None:
+        if self.env_steps > self._rate_mark[1]:
+            self._write_rates(time.perf_counter())  # a run shorter than one rate window still reports its speed
         if self.bar is not None:
             self.bar.close()
         self.writer.flush()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gymnasium
 
+import grasp_env._quiet  # noqa: F401  (first: imports pybullet without its banner)
 from grasp_env.env import (
     DEFAULT_MAX_EPISODE_STEPS,
     EVAL_SEED_OFFSET,

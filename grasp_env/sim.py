@@ -20,6 +20,8 @@ import pybullet
 import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
+from grasp_env._quiet import stdout_silenced as _stdout_silenced
+
 #: Physics rate of PyBullet (Hz) and the number of physics steps per control step (240 / 10 = 24 Hz control).
 PHYSICS_HZ = 240
 SUBSTEPS = 10
@@ -66,21 +68,6 @@ def check_display() -> None:
     if not handle:
         raise DisplayNotFoundError(f"headless=False but the X display {display!r} cannot be opened; {hint}")
     libx11.XCloseDisplay(handle)
-
-
-@contextmanager
-def _stdout_silenced() -> Iterator[None]:
-    """Point file descriptor 1 at /dev/null for the duration (C-level prints included)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(devnull)
-        os.close(saved)
 
 
 class Simulation:

@@ -43,23 +43,29 @@ class OwnedLock:
         self._lock = ctx.Lock()
         self._owner = ctx.Value("q", 0, lock=False)
 
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
+    def acquire(self) -> None:
         if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
             raise RuntimeError(f"shared lock still held by pid {self._owner.value} after {LOCK_TIMEOUT_S:.0f} s")
         self._owner.value = os.getpid()
+
+    def release(self) -> None:
+        self._owner.value = 0
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self.acquire()
         try:
             yield
         finally:
-            self._owner.value = 0
-            self._lock.release()
+            self.release()
 
+    # no state kept between __enter__ and __exit__: the lock must stay picklable for spawn while held or after use
     def __enter__(self) -> None:
-        self._cm = self.hold()
-        self._cm.__enter__()
+        self.acquire()
 
     def __exit__(self, *exc: Any) -> None:
-        self._cm.__exit__(*exc)
+        self.release()
 
     def release_if_held_by(self, pid: int) -> bool:
         """Free the lock when ``pid`` (a process known to be dead) holds it. Returns whether it did."""

@@ -254,8 +254,9 @@ def test_killed_actor_is_replaced_and_run_finishes(tmp_path: Path) -> None:
     run_dir = tmp_path / "kill"
     proc = _start_cli(["--mode", "actor-learner", *_flags(total_steps="1500"), "--run-dir", str(run_dir)])
     try:
-        _wait_for(lambda: "actor-0" in _process_table(run_dir), 120, "actor-0 to start")
-        time.sleep(3)
+        # after the first eval and checkpoint: the main process has used the shared lock by then, and the
+        # replacement must still be spawnable (a CI failure once)
+        _wait_for(lambda: (run_dir / "eval.jsonl").exists(), 120, "the first evaluation")
         os.kill(_process_table(run_dir)["actor-0"], signal.SIGKILL)
         out, _ = proc.communicate(timeout=300)
     finally:

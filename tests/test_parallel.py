@@ -1,0 +1,86 @@
+"""The shared state of the parallel modes: the owned lock, the per-worker counters, the policy seqlock."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+
+import torch
+
+from sac.networks import GaussianPolicy
+from sac.parallel import SharedState, publish_policy, read_policy
+
+
+def _hold_lock_and_wait(shared: SharedState, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+    shared.lock.acquire()
+    ready.set()
+    signal.pause()
+
+
+def _count(shared: SharedState, slot: int, n: int) -> None:
+    for _ in range(n):
+        shared.env_steps[slot] += 1
+
+
+def test_lock_used_by_the_parent_can_still_be_sent_to_a_new_worker() -> None:
+    # regression: a replacement worker is spawned after the main process has used the lock (CI failure)
+    ctx = mp.get_context("spawn")
+    shared = SharedState(ctx, 2)
+    with shared.lock:
+        pass
+    proc = ctx.Process(target=_count, args=(shared, 1, 5))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    assert shared.total_env_steps() == 5
+
+
+def test_lock_held_by_a_killed_process_is_freed_by_pid() -> None:
+    ctx = mp.get_context("spawn")
+    shared = SharedState(ctx, 1)
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_lock_and_wait, args=(shared, ready))
+    proc.start()
+    assert ready.wait(30)
+    assert not shared.lock.release_if_held_by(os.getpid())  # we do not hold it
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    assert shared.lock.release_if_held_by(proc.pid)
+    with shared.lock:  # free again
+        pass
+    assert not shared.lock.release_if_held_by(proc.pid)
+
+
+def test_per_worker_counters_sum_without_a_lock() -> None:
+    ctx = mp.get_context("spawn")
+    shared = SharedState(ctx, 3)
+    shared.base_env_steps.value = 100  # a resumed run
+    procs = [ctx.Process(target=_count, args=(shared, i, 1000 * (i + 1))) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert shared.total_env_steps() == 100 + 1000 + 2000 + 3000
+
+
+def test_seqlock_reader_gets_the_published_weights_once() -> None:
+    ctx = mp.get_context("spawn")
+    shared = SharedState(ctx, 1)
+    torch.manual_seed(0)
+    learner, published, actor = (GaussianPolicy(4, 2, 16) for _ in range(3))
+    published.share_memory()
+    publish_policy(shared, learner, published)
+    assert shared.policy_version.value % 2 == 0
+    seen = read_policy(shared, published, actor, 0)
+    assert seen == shared.policy_version.value
+    for a, b in zip(actor.parameters(), learner.parameters()):
+        assert torch.equal(a, b)
+    # no new version: nothing copied
+    with torch.no_grad():
+        next(actor.parameters()).add_(1.0)
+    assert read_policy(shared, published, actor, seen) == seen
+    assert not torch.equal(next(actor.parameters()), next(learner.parameters()))
+    # a writer caught mid-write (odd version) is never read
+    shared.policy_version.value += 1
+    assert read_policy(shared, published, actor, seen) == seen
