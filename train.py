@@ -224,10 +224,19 @@ def _check_env_id(env_id: str) -> None:
 class Monitor:
     """The main process's view of a run: TensorBoard, progress, evaluation, checkpoints, stop conditions."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, policy_factory: Any, start_steps: int, start_eps: int):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        policy_factory: Any,
+        start_steps: int,
+        start_eps: int,
+        stop: _StopRequest | None = None,
+    ):
         from torch.utils.tensorboard import SummaryWriter
 
         self.cfg = cfg
+        self.stop = stop or _StopRequest()
         self.run_dir = run_dir
         self.writer = SummaryWriter(str(run_dir))
         self.t0 = time.perf_counter()
@@ -333,7 +342,14 @@ class Monitor:
             self._eval_env = make_env(self.cfg.env, None, self.cfg.max_steps)
         policy = self.policy_factory()
         snapshot(policy)
-        result = evaluate_policy(policy, self._eval_env, episodes, seed=_eval_seed_offset() + self.cfg.seed * 10_000)
+        result = evaluate_policy(
+            policy,
+            self._eval_env,
+            episodes,
+            seed=_eval_seed_offset() + self.cfg.seed * 10_000,
+            should_stop=lambda: self.stop.requested,
+        )
+        self.stop.check()  # an evaluation cut short is not a result
         result.update(env_steps=self.env_steps, episodes_trained=self.episodes, wall_time_s=self.elapsed)
         return result
 
@@ -370,13 +386,24 @@ class Monitor:
 class Run:
     """One training run: builds the shared pieces, starts the processes, drives the monitor, cleans up."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, cfg: TrainConfig, stop: _StopRequest | None = None) -> None:
+        self.cfg = cfg
+        self.stop = stop or _StopRequest()
+        self.manager = None
+        self.procs: dict[int, tuple[Any, str, Connection]] = {}
+        try:
+            self._build()
+        except BaseException:  # interrupted or failed half-way: no Manager server left behind
+            self.shutdown_manager()
+            raise
+
+    def _build(self) -> None:
         import torch
 
         from sac import SACTrainer, start_replay_manager
         from sac.rollout import env_dims, make_env
 
-        self.cfg = cfg
+        cfg = self.cfg
         name = f"{cfg.env.split(':')[-1]}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
         self.run_dir = Path(cfg.run_dir or Path("runs") / name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -392,7 +419,6 @@ class Run:
         from sac.parallel import SharedState
 
         self.shared = SharedState(self.ctx, n_slots)
-        self.manager = None
         start_steps = start_eps = 0
         if cfg.mode == "serial":
             from sac import ReplayBuffer
@@ -431,8 +457,7 @@ class Run:
 
             self.trainer.demo_buffer = ReplayBuffer.from_file(self.demo_path)
         self.published = copy.deepcopy(self.trainer.policy_net).share_memory()
-        self.monitor = Monitor(cfg, self.run_dir, self._fresh_policy, start_steps, start_eps)
-        self.procs: dict[int, tuple[Any, str, Connection]] = {}
+        self.monitor = Monitor(cfg, self.run_dir, self._fresh_policy, start_steps, start_eps, self.stop)
         self.restarts = 0
         self._next_slot = 0
         with open(self.run_dir / "config.json", "w") as f:
@@ -647,6 +672,7 @@ class Run:
     def loop_parallel(self) -> None:
         self.start_processes()
         while True:
+            self.stop.check()
             self._poll(0.1)
             for slot in list(self.procs):
                 if slot in self.procs and not self.procs[slot][0].is_alive():
@@ -684,6 +710,7 @@ class Run:
         credit, acc, n_acc = 0.0, defaultdict(float), 0
         try:
             while not self.shared.stop.is_set():
+                self.stop.check()
                 if steps < explore:
                     actions = runner.random_actions()
                 else:
@@ -752,18 +779,25 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run training to its end; return the summary also written to ``run_dir/summary.json``."""
     validate(cfg)
     _check_env_id(cfg.env)
-    run = Run(cfg)
+    stop = _StopRequest()
+    previous = {}
+    if _in_main_thread():
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, stop)
+    try:
+        with stop.raising_now():
+            run = Run(cfg, stop)  # cleans up after itself if interrupted half-way
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
     m = run.monitor
     m.log(
         f"run folder {run.run_dir} | mode {cfg.mode} | workers {cfg.workers if cfg.mode != 'serial' else 1} "
         f"x {cfg.envs_per_worker} envs | obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
     )
     status, error = "finished", None
-    previous = {}
-    if _in_main_thread():
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, _raise_interrupted)
-        signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         if cfg.mode == "serial":
             run.loop_serial()
@@ -815,8 +849,41 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    raise _Interrupted(signal.Signals(signum).name)
+class _StopRequest:
+    """SIGINT/SIGTERM handler that records the request; the run loops act on it at safe points.
+
+    Raising from the handler itself could land anywhere: between acquiring the shared lock and recording its
+    owner, inside TensorBoard's writer, half-way through a checkpoint. So during training the handler only sets
+    ``signal``; the loops call :meth:`check` once per iteration (every 0.1 s at most in the parallel modes, once
+    per env step in serial mode) and evaluation stops at the next episode boundary. Only while nothing shared is
+    held yet (building the run) does the handler raise at once (``raising``).
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.raising = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signal = signal.Signals(signum).name
+        if self.raising:
+            raise _Interrupted(self.signal)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def check(self) -> None:
+        if self.signal is not None:
+            raise _Interrupted(self.signal)
+
+    @contextlib.contextmanager
+    def raising_now(self):
+        self.raising = True
+        try:
+            self.check()
+            yield
+        finally:
+            self.raising = False
 
 
 @contextlib.contextmanager
@@ -979,7 +1046,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             cfg = dataclass_from_namespace(TrainConfig, args)
-            summary = train(cfg)
+            try:
+                summary = train(cfg)
+            except _Interrupted as exc:
+                print(f"train.py: interrupted ({exc}) while setting up the run; nothing to save", file=sys.stderr)
+                return 130
             if summary["status"] == "interrupted":
                 return 130
     except (ValueError, FileNotFoundError, TrainingError, RuntimeError) as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -180,8 +181,12 @@ def evaluate_policy(
     env: gym.Env,
     episodes: int,
     seed: int = EVAL_SEED_OFFSET,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` deterministic episodes on seeds ``seed, seed+1, ...``; return the summary.
+
+    ``should_stop`` is asked before each episode; when it says yes the summary covers the episodes run so far
+    (``episodes`` says how many).
 
     Keys: ``success_rate``, ``mean_return``, ``mean_length``, ``episodes``, ``success_by_type`` (object type ->
     success rate, GraspEnv only), ``seeds`` (first and last).
@@ -189,6 +194,8 @@ def evaluate_policy(
     returns, lengths, successes = [], [], []
     by_type: dict[str, list[bool]] = defaultdict(list)
     for k in range(episodes):
+        if should_stop is not None and should_stop():
+            break
         obs, info = env.reset(seed=seed + k)
         total, steps, done = 0.0, 0, False
         while not done:
@@ -204,8 +211,8 @@ def evaluate_policy(
         if info.get("object_type") is not None:
             by_type[str(info["object_type"])].append(success)
     return {
-        "episodes": episodes,
-        "seeds": [seed, seed + episodes - 1],
+        "episodes": len(successes),
+        "seeds": [seed, seed + len(successes) - 1],
         "success_rate": float(np.mean(successes)) if successes else 0.0,
         "mean_return": float(np.mean(returns)) if returns else 0.0,
         "mean_length": float(np.mean(lengths)) if lengths else 0.0,

@@ -249,6 +249,31 @@ def test_sigterm_saves_and_leaves_no_process(tmp_path: Path) -> None:
     SACTrainer.load(str(run_dir / "latest.pt"))  # whole and loadable
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.slow
+def test_sigterm_while_setting_up_leaves_no_manager_server(tmp_path: Path) -> None:
+    # the replay Manager starts before the demonstrations are collected; a signal then must not orphan it
+    run_dir = tmp_path / "setup"
+    proc = _start_cli(["--mode", "actor-learner", *_flags(demo_episodes="400"), "--run-dir", str(run_dir)])
+    try:
+        _wait_for(lambda: bool(_children(proc.pid)), 60, "the Manager server to start")
+        manager = _children(proc.pid)
+        time.sleep(0.5)
+        assert not (run_dir / "demos.npz").exists(), "demonstrations finished too early for this test"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert "interrupted" in out
+    _wait_for(lambda: not [p for p in manager if _alive(p)], 10, "the Manager server to exit")
+
+
 @pytest.mark.slow
 def test_killed_actor_is_replaced_and_run_finishes(tmp_path: Path) -> None:
     run_dir = tmp_path / "kill"
