@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for this project: Xvfb (GUI rendering on a server), the CPU build of
-# PyTorch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build), then the project and its test tools.
+# PyTorch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build), then the project, its test tools and the
+# optional Ray backend.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,5 +19,5 @@ if ! "$PY" -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2
   "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
 fi
 
-echo "setup: installing the project (editable) with its dev tools" >&2
-"$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+echo "setup: installing the project (editable) with its dev tools and Ray (for --backend ray and its tests)" >&2
+"$PY" -m pip install -q --disable-pip-version-check -e ".[dev,ray]"

@@ -55,6 +55,14 @@ class TrainConfig:
     """Gymnasium env id with Box observation and action spaces (``module:Id`` imports ``module`` first)."""
     mode: Literal["actor-learner", "hogwild", "serial"] = "hogwild"
     """How the work is shared between processes (see the module docstring)."""
+    backend: Literal["local", "ray"] = "local"
+    """``local``: processes on this machine. ``ray``: the actor-learner split as Ray actors (``pip install -e
+    '.[ray]'``; --mode is then ignored)."""
+    ray_address: str | None = None
+    """Ray cluster to join (``auto``, or HOST:PORT); none: start a local Ray instance for this run and stop it at
+    the end."""
+    ray_learner_cpus: float = 1.0
+    """CPUs the Ray learner actor reserves (each Ray env actor reserves one)."""
     workers: int = os.cpu_count() or 2
     """Env worker processes (actors, or Hogwild workers). Ignored by ``serial``."""
     envs_per_worker: int = 1
@@ -197,6 +205,8 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.eval_episodes >= 1 and cfg.final_eval_episodes >= 1, "evaluation needs at least one episode"),
         (cfg.publish_every >= 1 and cfg.push_every >= 1 and cfg.log_every >= 1, "intervals must be positive"),
         (cfg.max_steps is None or cfg.max_steps >= 1, "--max-steps must be positive"),
+        (cfg.ray_learner_cpus >= 0, "--ray-learner-cpus must be >= 0"),
+        (cfg.backend == "ray" or cfg.ray_address is None, "--ray-address needs --backend ray"),
         (0.0 < cfg.gamma <= 1.0 and 0.0 < cfg.soft_tau <= 1.0, "--gamma and --soft-tau must be in (0, 1]"),
     ]
     for ok, message in checks:
@@ -550,6 +560,9 @@ class Run:
         self.procs[slot] = (proc, role, recv)
         self._write_process_table()
 
+    def total_updates(self) -> int:
+        return self.shared.total_updates()
+
     def _write_process_table(self) -> None:
         """``run_dir/processes.json``: role and pid of every live worker (for operators and tests)."""
         table = {f"{role}-{slot}": proc.pid for slot, (proc, role, _) in self.procs.items()}
@@ -780,6 +793,246 @@ class Run:
             self.manager = None
 
 
+class RayRun(Run):
+    """``--backend ray``: the actor-learner split as Ray actors (see ``sac/ray_backend.py``).
+
+    This process does what the main process does locally: metrics, evaluation, every checkpoint; the learner
+    actor owns the replay buffer and the networks, and its state comes here for each checkpoint.
+    """
+
+    def _build(self) -> None:
+        import torch
+
+        from sac import SACTrainer
+        from sac.ray_backend import require_ray
+        from sac.rollout import env_dims, make_env
+
+        ray = require_ray()  # first: without Ray, one line saying how to get it
+        cfg = self.cfg
+        name = f"{cfg.env.split(':')[-1]}-ray-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
+        self.run_dir = Path(cfg.run_dir or Path("runs") / name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        probe = make_env(cfg.env, None, cfg.max_steps)
+        self.obs_dim, self.action_dim, self._low, self._high = env_dims(probe)
+        probe.close()
+
+        self.ray = ray
+        self.owns_ray = False
+        self.learner: Any = None
+        self.learner_ref: Any = None
+        self.actors: dict[int, Any] = {}
+        self.actor_refs: dict[int, Any] = {}
+        self.restarts = 0
+        self.learner_lost = False
+        self.status: dict[str, Any] = {"env_steps": 0, "updates": 0}
+        self.shared = None
+        self.demo_path = self._prepare_demos()
+        if cfg.resume:
+            self.trainer = SACTrainer.load(cfg.resume, device="cpu")
+            extra = self.trainer.loaded_extra
+            start_steps, start_eps = int(extra.get("env_steps", 0)), int(extra.get("episodes", 0))
+        else:
+            self.trainer = SACTrainer(
+                self.obs_dim, self.action_dim, _sac_config(cfg), None, action_low=self._low,
+                action_high=self._high, device="cpu",
+            )  # fmt: skip
+            start_steps = start_eps = 0
+        self.base_env_steps = start_steps
+        self.status["env_steps"] = start_steps
+        self._updates_at_start = int(self.trainer.num_updates)
+        self.monitor = Monitor(cfg, self.run_dir, self._fresh_policy, start_steps, start_eps, self.stop)
+        with open(self.run_dir / "config.json", "w") as f:
+            json.dump(asdict(cfg), f, indent=2)
+        self._connect()
+
+    def _connect(self) -> None:
+        ray, cfg = self.ray, self.cfg
+        kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        ours = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if ray.is_initialized():  # a caller (a test, a notebook) already connected: use it, leave it running
+            pass
+        elif cfg.ray_address:
+            ray.init(address=cfg.ray_address, **kwargs)
+        else:
+            ray.init(include_dashboard=False, **kwargs)
+            self.owns_ray = True
+        for sig, handler in ours.items():  # ray.init installs its own SIGTERM handler (sys.exit): ours decides
+            if handler is self.stop and _in_main_thread():
+                signal.signal(sig, handler)
+        self.namespace = ray.get_runtime_context().namespace
+
+    def total_updates(self) -> int:
+        return self._updates_at_start + int(self.status.get("updates", 0))
+
+    def _write_process_table(self) -> None:
+        table = {
+            "main": os.getpid(),
+            "backend": "ray",
+            "ray_namespace": self.namespace,
+            "owns_ray": self.owns_ray,
+            "learner": f"{self.run_dir.name}-learner",
+            **{f"actor-{i}": f"{self.run_dir.name}-actor-{i}" for i in self.actors},
+        }
+        tmp = self.run_dir / "processes.json.tmp"
+        tmp.write_text(json.dumps(table, indent=2))
+        os.replace(tmp, self.run_dir / "processes.json")
+
+    def _actor_spec(self, index: int) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "env_id": cfg.env,
+            "env_kwargs": {},
+            "max_steps": cfg.max_steps,
+            "envs_per_worker": cfg.envs_per_worker,
+            "explore_steps": 0 if cfg.resume else cfg.explore_steps,
+            "replay_ratio": cfg.update_itr,
+            "learning_starts": self.base_env_steps + (0 if cfg.resume else cfg.learning_starts),
+            "max_lead_steps": cfg.max_lead_steps,
+            "deterministic": cfg.deterministic,
+            "reinit_every": cfg.reinit_every,
+            "push_every": cfg.push_every,
+            "seed": cfg.seed * 100_003 + 1_000 * (index + 1),
+        }
+
+    def start_processes(self) -> None:
+        from sac import ReplayBuffer
+        from sac.ray_backend import remote_classes
+
+        ray, cfg = self.ray, self.cfg
+        learner_cls, actor_cls = remote_classes(ray)
+        demos = None
+        if self.demo_path:
+            d = ReplayBuffer.from_file(self.demo_path)
+            demos = d._chronological()
+        state = self.trainer.state_dict() if cfg.resume else None
+        gpu = 1 if cfg.device == "cuda" else 0
+        self.learner = learner_cls.options(
+            name=f"{self.run_dir.name}-learner", num_cpus=cfg.ray_learner_cpus, num_gpus=gpu, max_restarts=0
+        ).remote(
+            self.obs_dim, self.action_dim, self.trainer.config.to_json(), self._low, self._high, cfg.replay_size,
+            cfg.seed, demos, _update_kwargs(cfg, demos is not None), cfg.update_itr,
+            0 if cfg.resume else cfg.learning_starts, cfg.publish_every, cfg.log_every,
+            "cuda" if gpu else "cpu", cfg.learner_threads, state, self.base_env_steps,
+        )  # fmt: skip
+        ray.get(self.learner.ping.remote(), timeout=300)
+        self.learner_ref = None
+        policy_args = {
+            "state_dim": self.obs_dim, "action_dim": self.action_dim, "hidden_dim": self.trainer.config.hidden_dim,
+            "action_low": self._low, "action_high": self._high,
+        }  # fmt: skip
+        for i in range(cfg.workers):
+            self.actors[i] = actor_cls.options(
+                name=f"{self.run_dir.name}-actor-{i}", num_cpus=1, max_restarts=cfg.max_restarts, max_task_retries=0
+            ).remote(i, self._actor_spec(i), self.learner, policy_args)
+            self.actor_refs[i] = self.actors[i].run.remote()
+        self._write_process_table()
+
+    def _poll_learner(self) -> None:
+        try:
+            info = self.ray.get(self.learner.poll.remote(), timeout=120)
+        except Exception as exc:  # RayActorError, GetTimeoutError: the learner is gone or hung
+            self.learner_lost = True
+            reason = type(exc).__name__
+            raise TrainingError(f"the learner actor died or stopped answering ({reason}); stopping") from exc
+        if info["error"]:
+            raise TrainingError(f"the learner failed: {info['error'].splitlines()[0]}\n{info['error']}")
+        self.status = info
+        m = self.monitor
+        for ep in info["episodes"]:
+            m.on_episode(ep)
+        for metrics in info["metrics"]:
+            m.on_update(metrics)
+        if info["publish_ms"] is not None:
+            m.writer.add_scalar("perf/ray_publish_ms", info["publish_ms"], m.env_steps)
+        demo_frac = self.cfg.demo_fraction if self.demo_path else 0.0
+        m.on_counters(info["env_steps"], self.total_updates(), info["replay_size"], demo_frac)
+
+    def _check_actors(self) -> None:
+        ray = self.ray
+        if not self.actor_refs:
+            return
+        ready, _ = ray.wait(list(self.actor_refs.values()), num_returns=len(self.actor_refs), timeout=0)
+        for i, ref in [(i, r) for i, r in self.actor_refs.items() if r in ready]:
+            try:
+                ray.get(ref)
+                del self.actor_refs[i]  # returned: the learner said stop
+                continue
+            except Exception as exc:
+                reason = type(exc).__name__
+            self.monitor.log(f"ray actor {i} died ({reason})")
+            if self.restarts >= self.cfg.max_restarts:
+                raise TrainingError(f"ray actors died {self.restarts + 1} times (limit --max-restarts)")
+            self.restarts += 1
+            self.actor_refs[i] = self.actors[i].run.remote()  # Ray restarts the actor; this call waits for it
+            self.monitor.log(f"ray restarts actor {i} ({self.restarts}/{self.cfg.max_restarts} restarts)")
+
+    def loop_parallel(self) -> None:
+        self.start_processes()
+        while True:
+            self.stop.check()
+            time.sleep(0.2)
+            self._poll_learner()
+            self._check_actors()
+            if self._periodic():
+                return
+
+    def _snapshot_policy(self, dst: Any) -> None:
+        dst.load_state_dict(self.ray.get(self.learner.policy_state.remote(), timeout=120))
+
+    def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path | None:
+        if self.learner is not None and not self.learner_lost:
+            try:
+                self.trainer.load_state_dict(self.ray.get(self.learner.state_dict.remote(), timeout=120))
+            except Exception:
+                self.learner_lost = True
+        if self.learner_lost:
+            self.monitor.log(f"learner lost: {name} not rewritten; the last checkpoint written stays whole")
+            return None
+        path = self.run_dir / name
+        extra = {
+            "env_steps": int(self.status.get("env_steps", self.monitor.env_steps)),
+            "episodes": self.monitor.episodes,
+            "train_config": asdict(self.cfg),
+            "env_id": self.cfg.env,
+            "max_steps": self.cfg.max_steps,
+            "eval": eval_result or self.monitor.last_eval,
+            "wall_time_s": self.monitor.elapsed,
+        }
+        self.trainer.save(str(path), extra=extra)
+        return path
+
+    def stop_processes(self, timeout: float = 10.0) -> None:
+        """Stop the actors through the learner (they finish their step and return), then the learner's loop."""
+        ray = self.ray
+        if self.learner is not None and not self.learner_lost:
+            with contextlib.suppress(Exception):
+                ray.get(self.learner.stop.remote(), timeout=timeout + 30)
+            with contextlib.suppress(Exception):
+                ray.wait(list(self.actor_refs.values()), num_returns=len(self.actor_refs), timeout=timeout)
+        for actor in self.actors.values():
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        self.actors.clear()
+        self.actor_refs.clear()
+
+    def shutdown_manager(self) -> None:
+        """Kill what this run started on the cluster; stop the local Ray instance if this run started it."""
+        ray = getattr(self, "ray", None)
+        if ray is None:
+            return
+        for actor in [*getattr(self, "actors", {}).values(), getattr(self, "learner", None)]:
+            if actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor, no_restart=True)
+        self.learner = None
+        if getattr(self, "owns_ray", False):
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            self.owns_ray = False
+
+
 def _clone_module(module: Any) -> Any:
     """A private (not shared-memory) copy of a torch module."""
     clone = copy.deepcopy(module)
@@ -800,14 +1053,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             signal.signal(sig, stop)
     try:
         with stop.raising_now():
-            run = Run(cfg, stop)  # cleans up after itself if interrupted half-way
+            run = (RayRun if cfg.backend == "ray" else Run)(cfg, stop)  # cleans up after itself if interrupted
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         raise
     m = run.monitor
+    mode = "actor-learner on ray" if cfg.backend == "ray" else cfg.mode
     m.log(
-        f"run folder {run.run_dir} | mode {cfg.mode} | workers {cfg.workers if cfg.mode != 'serial' else 1} "
+        f"run folder {run.run_dir} | mode {mode} | workers {cfg.workers if cfg.mode != 'serial' else 1} "
         f"x {cfg.envs_per_worker} envs | obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
     )
     status, error = "finished", None
@@ -830,7 +1084,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             run.stop_processes()
             try:
                 final = run.save_checkpoint("latest.pt")
-                if status != "failed":
+                if status != "failed" and final is not None:
                     m.log(f"checkpoint {final}")
             finally:
                 run.shutdown_manager()
@@ -844,7 +1098,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "solve_time_s": m.solved["wall_time_s"] if m.solved else None,
         "env_steps": m.env_steps,
         "episodes": m.episodes,
-        "updates": run.shared.total_updates(),
+        "updates": run.total_updates(),
         "wall_time_s": m.elapsed,
         "best_eval_success": m.best_success if m.best_success >= 0 else None,
         "last_eval": m.last_eval,

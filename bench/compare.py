@@ -53,12 +53,18 @@ VARIANTS: dict[str, list[str]] = {
     "actor-learner-1": ["--mode", "actor-learner", "--workers", "1"],
     "actor-learner-2": ["--mode", "actor-learner", "--workers", "2"],
 }
+LOCAL = list(VARIANTS)
+# bench/ray_speed.py's: the learner reserves no CPU so that 2 one-CPU actors fit a 2-CPU machine
+VARIANTS["ray-1"] = ["--backend", "ray", "--workers", "1", "--ray-learner-cpus", "0"]
+VARIANTS["ray-2"] = ["--backend", "ray", "--workers", "2", "--ray-learner-cpus", "0"]
 DESCRIPTIONS = {
     "serial": "serial: 1 process, 1 env, step then update",
     "serial-4env": "serial, 4 envs per process (batched actions)",
     "hogwild-2": "hogwild, 2 workers",
     "actor-learner-1": "actor-learner, 1 actor + 1 learner",
     "actor-learner-2": "actor-learner, 2 actors + 1 learner",
+    "ray-1": "Ray backend, 1 actor + 1 learner",
+    "ray-2": "Ray backend, 2 actors + 1 learner",
 }
 
 
@@ -243,7 +249,7 @@ def markdown(results: dict[str, Any]) -> str:
         "| variant | env steps/s | updates/s | time to 90% (median) | vs serial: steps/s, updates/s, time |",
         "|---|---|---|---|---|",
     ]
-    for name in VARIANTS:
+    for name in LOCAL:
         if name not in tp and name not in ttt:
             continue
         t = tp.get(name, {})
@@ -276,7 +282,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ", ".join(VARIANTS))
+    p.add_argument("--variants", default=",".join(LOCAL), help="comma-separated subset of " + ", ".join(VARIANTS))
     p.add_argument("--seconds", type=float, default=75.0, help="training time per throughput measurement")
     p.add_argument("--rounds", type=int, default=3, help="interleaved throughput rounds (median reported)")
     p.add_argument("--skip-throughput", action="store_true")
