@@ -155,11 +155,19 @@ def test_killed_ray_learner_stops_cleanly(cluster: str, tmp_path: Path) -> None:
 
 
 def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from each process's parent in /proc/PID/stat)."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     out, todo = set(), [pid]
     while todo:
         p = todo.pop()
-        path = Path(f"/proc/{p}/task/{p}/children")
-        kids = [int(c) for c in path.read_text().split()] if path.exists() else []
+        kids = [c for c, pp in parent.items() if pp == p]
         out.update(kids)
         todo.extend(kids)
     return out
