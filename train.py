@@ -410,21 +410,11 @@ class Run:
             raise
 
     def _build(self) -> None:
-        import torch
 
         from sac import SACTrainer, start_replay_manager
-        from sac.rollout import env_dims, make_env
 
         cfg = self.cfg
-        name = f"{cfg.env.split(':')[-1]}-{cfg.mode}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
-        self.run_dir = Path(cfg.run_dir or Path("runs") / name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-
-        probe = make_env(cfg.env, None, cfg.max_steps)
-        self.obs_dim, self.action_dim, low, high = env_dims(probe)
-        probe.close()
+        low, high = self._prepare_folder_and_dims(cfg.mode)
 
         self.ctx = mp.get_context("spawn")
         n_slots = cfg.workers + 1 + cfg.max_restarts + 1
@@ -476,6 +466,34 @@ class Run:
             json.dump(asdict(cfg), f, indent=2)
 
     # -- pieces
+    def _prepare_folder_and_dims(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """Run folder, seeds, and the env's dimensions and action bounds (from a probe env)."""
+        import torch
+
+        from sac.rollout import env_dims, make_env
+
+        cfg = self.cfg
+        name = f"{cfg.env.split(':')[-1]}-{label}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
+        self.run_dir = Path(cfg.run_dir or Path("runs") / name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        probe = make_env(cfg.env, None, cfg.max_steps)
+        self.obs_dim, self.action_dim, low, high = env_dims(probe)
+        probe.close()
+        return low, high
+
+    def _checkpoint_extra(self, env_steps: int, eval_result: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "env_steps": int(env_steps),
+            "episodes": self.monitor.episodes,
+            "train_config": asdict(self.cfg),
+            "env_id": self.cfg.env,
+            "max_steps": self.cfg.max_steps,
+            "eval": eval_result or self.monitor.last_eval,
+            "wall_time_s": self.monitor.elapsed,
+        }
+
     def _prepare_demos(self) -> str | None:
         cfg = self.cfg
         if not cfg.demos or cfg.demo_fraction <= 0:
@@ -536,15 +554,8 @@ class Run:
 
     def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path:
         path = self.run_dir / name
-        extra = {
-            "env_steps": self.shared.total_env_steps() if self.cfg.mode != "serial" else self.monitor.env_steps,
-            "episodes": self.monitor.episodes,
-            "train_config": asdict(self.cfg),
-            "env_id": self.cfg.env,
-            "max_steps": self.cfg.max_steps,
-            "eval": eval_result or self.monitor.last_eval,
-            "wall_time_s": self.monitor.elapsed,
-        }
+        steps = self.shared.total_env_steps() if self.cfg.mode != "serial" else self.monitor.env_steps
+        extra = self._checkpoint_extra(steps, eval_result)
         with self.shared.lock:
             self.trainer.save(str(path), extra=extra)
         return path
@@ -801,22 +812,13 @@ class RayRun(Run):
     """
 
     def _build(self) -> None:
-        import torch
 
         from sac import SACTrainer
         from sac.ray_backend import require_ray
-        from sac.rollout import env_dims, make_env
 
         ray = require_ray()  # first: without Ray, one line saying how to get it
         cfg = self.cfg
-        name = f"{cfg.env.split(':')[-1]}-ray-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
-        self.run_dir = Path(cfg.run_dir or Path("runs") / name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        probe = make_env(cfg.env, None, cfg.max_steps)
-        self.obs_dim, self.action_dim, self._low, self._high = env_dims(probe)
-        probe.close()
+        self._low, self._high = self._prepare_folder_and_dims("ray")
 
         self.ray = ray
         self.owns_ray = False
@@ -991,15 +993,7 @@ class RayRun(Run):
             self.monitor.log(f"learner lost: {name} not rewritten; the last checkpoint written stays whole")
             return None
         path = self.run_dir / name
-        extra = {
-            "env_steps": int(self.status.get("env_steps", self.monitor.env_steps)),
-            "episodes": self.monitor.episodes,
-            "train_config": asdict(self.cfg),
-            "env_id": self.cfg.env,
-            "max_steps": self.cfg.max_steps,
-            "eval": eval_result or self.monitor.last_eval,
-            "wall_time_s": self.monitor.elapsed,
-        }
+        extra = self._checkpoint_extra(self.status.get("env_steps", self.monitor.env_steps), eval_result)
         self.trainer.save(str(path), extra=extra)
         return path
 
