@@ -98,6 +98,20 @@ def test_ray_run_trains_logs_checkpoints_and_evals(cluster: str, tmp_path: Path)
     )  # fmt: skip
     assert ev.returncode == 0, ev.stderr
     assert json.loads(out.read_text())["episodes"] == 2
+    # --resume continues the counters, optimizer state and alpha on the Ray backend too
+    from sac import SACTrainer
+
+    before = SACTrainer.load(str(run_dir / "latest.pt"))
+    resumed = tmp_path / "resumed"
+    res = subprocess.run(
+        [sys.executable, "train.py", *_ray_flags(cluster, total_steps="900"), "--resume", str(run_dir / "latest.pt"),
+         "--run-dir", str(resumed)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    after = SACTrainer.load(str(resumed / "latest.pt"))
+    assert before.loaded_extra["env_steps"] < 900 <= after.loaded_extra["env_steps"]
+    assert after.num_updates > before.num_updates
     # the run left the cluster as it found it: none of its actors remain
     ray.init(address=cluster, namespace=_table(run_dir)["ray_namespace"], log_to_driver=False)
     try:
