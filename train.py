@@ -857,8 +857,8 @@ class RayRun(Run):
             pass
         elif cfg.ray_address:
             ray.init(address=cfg.ray_address, **kwargs)
-        else:
-            ray.init(include_dashboard=False, **kwargs)
+        else:  # "local": a new instance for this run, even when a `ray start` cluster runs on this machine
+            ray.init(address="local", include_dashboard=False, **kwargs)
             self.owns_ray = True
         for sig, handler in ours.items():  # ray.init installs its own SIGTERM handler (sys.exit): ours decides
             if handler is self.stop and _in_main_thread():

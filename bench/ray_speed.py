@@ -38,11 +38,12 @@ RESULTS = ROOT / "bench" / "results" / "ray_speed.json"
 
 
 def broadcast_cost(hidden: int = 128, repeats: int = 200, push_every: int = 64) -> dict[str, Any]:
-    import ray
     import torch
 
     from sac.networks import GaussianPolicy
-    from sac.ray_backend import remote_classes
+    from sac.ray_backend import remote_classes, require_ray
+
+    ray = require_ray()
 
     obs_dim, act_dim = 33, 5
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)

@@ -34,7 +34,29 @@ class RayMissingError(RuntimeError):
     """``--backend ray`` without Ray installed."""
 
 
+def prepare_client_auth() -> None:
+    """Send Ray's auth token when one is available, as ``ray start`` does on the cluster side.
+
+    Since Ray 2.5x, ``ray start --head`` turns token authentication on whenever a token exists (``~/.ray/auth_token``
+    or ``RAY_AUTH_TOKEN[_PATH]``), but a client's ``ray.init(address=...)`` does not, and is then refused
+    ("InvalidAuthToken"). A client in token mode also works with a cluster that has authentication off. Ray reads
+    the mode when it is imported, so this must run before the first ``import ray`` (:func:`require_ray` does).
+    """
+    import os
+    from pathlib import Path
+
+    if os.environ.get("RAY_AUTH_MODE"):
+        return  # the user decided
+    if (
+        os.environ.get("RAY_AUTH_TOKEN")
+        or os.environ.get("RAY_AUTH_TOKEN_PATH")
+        or (Path.home() / ".ray" / "auth_token").is_file()
+    ):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def require_ray() -> Any:
+    prepare_client_auth()
     try:
         import ray
     except ImportError as exc:

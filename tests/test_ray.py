@@ -16,6 +16,7 @@ import pytest
 from test_train import _alive, _flags, _scalars, _start_cli, _wait_for
 
 import train
+from sac.ray_backend import prepare_client_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,6 +38,7 @@ def test_ray_address_needs_the_ray_backend(capsys: pytest.CaptureFixture) -> Non
     assert "--ray-address needs --backend ray" in capsys.readouterr().err
 
 
+prepare_client_auth()  # before `import ray`: this process and the runs it starts send the token `ray start` may require
 try:
     import ray
 except ImportError:  # the two tests above still run
