@@ -61,6 +61,7 @@ import torch.nn.functional as F
 
 from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sac.fused import STAT_NAMES, FusedUpdate, fused_update_supported
 from sac.networks import GaussianPolicy, SoftQNetwork
 from sac.optim import SharedAdam, fused_supported
 from sac.replay import PrefetchingSampler
@@ -97,6 +98,8 @@ class SACConfig:
     """Share of every batch drawn from the demonstration buffer when demonstrations are used."""
     prefetch: bool = True
     """With a manager-proxy replay buffer, fetch the next batch in a helper thread during each update."""
+    fused_update: bool = True
+    """Use the hand-written-gradient update (sac/fused.py; same arithmetic, no autograd, ~1.5x faster on CPU)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -199,6 +202,7 @@ class SACTrainer:
         self.demo_buffer = demo_buffer
         self.loaded_extra: dict[str, Any] = {}
         self._prefetcher: PrefetchingSampler | None = None
+        self._fused: FusedUpdate | None = None
 
         cfg, dev = self.config, self.device
         self.policy_net = GaussianPolicy(
@@ -336,6 +340,14 @@ class SACTrainer:
         if use_demos is None:
             use_demos = self.demo_buffer is not None and cfg.demo_fraction > 0
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
+        if cfg.fused_update and self._fused_supported():
+            if self._fused is None:
+                self._fused = FusedUpdate(self)
+            values = self._fused(
+                state, action, reward, next_state, done, reward_scale=reward_scale, auto_entropy=auto_entropy,
+                target_entropy=target_entropy, gamma=gamma, soft_tau=soft_tau,
+            ).tolist()  # fmt: skip
+            return self._stats(values, target_entropy, batch_size, use_demos)
         alpha = self.log_alpha.detach().exp()
 
         next_q_value = self.critic_target(reward, next_state, done, alpha, reward_scale, gamma)
@@ -396,27 +408,25 @@ class SACTrainer:
                 reward.mean(),
             ]
         ).tolist()
-        names = (
-            "qf1_loss",
-            "qf2_loss",
-            "qf_loss",
-            "policy_loss",
-            "alpha_loss",
-            "alpha",
-            "entropy",
-            "q1_mean",
-            "q2_mean",
-            "min_q_pi_mean",
-            "target_q_mean",
-            "reward_mean",
-        )
-        stats = dict(zip(names, values))
+        return self._stats(values, target_entropy, batch_size, use_demos)
+
+    def _fused_supported(self) -> bool:
+        return fused_update_supported(self)
+
+    def _stats(self, values: list[float], target_entropy: float, batch_size: int, use_demos: bool) -> dict[str, float]:
+        stats = dict(zip(STAT_NAMES, values))
         stats["target_entropy"] = float(target_entropy)
         stats["demo_batch_fraction"] = (
-            min(batch_size, int(round(cfg.demo_fraction * batch_size))) / batch_size if use_demos else 0.0
+            min(batch_size, int(round(self.config.demo_fraction * batch_size))) / batch_size if use_demos else 0.0
         )
         stats["num_updates"] = float(self.num_updates)
         return stats
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The update's buffers are per process: a trainer sent to a worker builds its own.
+        state = self.__dict__.copy()
+        state["_fused"] = None
+        return state
 
     # -- acting --------------------------------------------------------------------------------------------
 

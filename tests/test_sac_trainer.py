@@ -74,7 +74,7 @@ def test_target_builds_no_graph_and_matches_the_formula() -> None:
 
 
 def test_target_inside_update_has_no_graph(monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = make_trainer()
+    trainer = make_trainer(fused_update=False)  # the autograd update; the fused one builds no graph at all (below)
     seen = []
     original = trainer.critic_target
 
@@ -86,6 +86,23 @@ def test_target_inside_update_has_no_graph(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(trainer, "critic_target", spy)
     trainer.update()
     assert seen == [(False, None, True)]
+
+
+def test_fused_update_runs_without_autograd(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sac.fused
+
+    trainer = make_trainer()
+    seen = []
+    original = sac.fused._q_forward
+
+    def spy(*args: object) -> torch.Tensor:
+        out = original(*args)  # type: ignore[arg-type]
+        seen.append((out.requires_grad, torch.is_grad_enabled()))
+        return out
+
+    monkeypatch.setattr(sac.fused, "_q_forward", spy)
+    trainer.update()
+    assert seen == [(False, False)] * 6  # target (2), critic (2), actor (2) Q forwards
 
 
 def test_reward_scale_is_a_plain_multiplier() -> None:
