@@ -85,6 +85,8 @@ class TrainConfig:
     """Transitions per gradient update."""
     hidden_dim: int = 128
     """Width of the two hidden layers of the policy and Q networks."""
+    fused_update: bool = True
+    """Hand-written-gradient SAC update (sac/fused.py); --no-fused-update: the same update through autograd."""
     lr: float = 3e-4
     """Adam learning rate of all networks and of log-alpha."""
     gamma: float = 0.99
