@@ -12,7 +12,9 @@ what a user gets:
 2. ``serial-4env``: one process, 4 envs stepped in lockstep, one batched policy forward per step;
 3. ``hogwild-2``: 2 worker processes, each acting and updating the shared networks (lock only for optimizer steps);
 4. ``actor-learner-1``: 1 actor process feeding 1 learner process (play and train split across the 2 cores);
-5. ``actor-learner-2``: 2 actors and 1 learner (3 busy processes on 2 cores).
+5. ``actor-learner-2``: 2 actors and 1 learner (3 busy processes on 2 cores);
+6. ``hogwild-2-autograd``: 3. with ``--no-fused-update``: what the hand-written-gradient update (sac/fused.py, the
+   default everywhere else) gains in training.
 
 Phases:
 
@@ -20,7 +22,8 @@ Phases:
   of the 2-second windows TensorBoard's ``perf/fps`` and ``perf/updates_per_s`` record once updates have begun.
   The variants run interleaved, ``--rounds`` times, and the medians over rounds are reported (shared machine).
 - no_grad: the cost of the critic target (policy on s', two target critics) inside ``torch.no_grad()`` against
-  the same computation recording an autograd graph that is then detached, alone and as part of a whole update.
+  the same computation recording an autograd graph that is then detached, alone and as part of a whole autograd
+  update; and the default update (sac/fused.py), which builds no graph at all.
 - time to target (``--time-to-target``): a full ``train.py`` run per variant and seed, to the default target
   (eval success >= 0.9 confirmed on 100 held-out seeds) or ``--ttt-max-minutes``; wall-clock of the "Solved"
   line, and the eval curve (kept for the plots).
@@ -52,6 +55,7 @@ VARIANTS: dict[str, list[str]] = {
     "hogwild-2": ["--mode", "hogwild", "--workers", "2"],
     "actor-learner-1": ["--mode", "actor-learner", "--workers", "1"],
     "actor-learner-2": ["--mode", "actor-learner", "--workers", "2"],
+    "hogwild-2-autograd": ["--mode", "hogwild", "--workers", "2", "--no-fused-update"],
 }
 LOCAL = list(VARIANTS)
 # bench/ray_speed.py's: the learner reserves no CPU so that 2 one-CPU actors fit a 2-CPU machine
@@ -63,6 +67,7 @@ DESCRIPTIONS = {
     "hogwild-2": "hogwild, 2 workers",
     "actor-learner-1": "actor-learner, 1 actor + 1 learner",
     "actor-learner-2": "actor-learner, 2 actors + 1 learner",
+    "hogwild-2-autograd": "hogwild, 2 workers, autograd update (`--no-fused-update`)",
     "ray-1": "Ray backend, 1 actor + 1 learner",
     "ray-2": "Ray backend, 2 actors + 1 learner",
 }
@@ -138,7 +143,8 @@ def throughput(names: list[str], seconds: float, rounds: int, workdir: Path) -> 
 
 
 def no_grad_cost(repeats: int = 9, iters: int = 50, hidden: int = 128, batch: int = 256) -> dict[str, Any]:
-    """Critic target and whole update, with the target under ``no_grad`` vs recording a graph then detaching."""
+    """Critic target and whole autograd update, with the target under ``no_grad`` vs recording a graph then
+    detaching; and the hand-written-gradient update (sac/fused.py, no graph anywhere), the default."""
     import numpy as np
     import torch
 
@@ -157,7 +163,9 @@ def no_grad_cost(repeats: int = 9, iters: int = 50, hidden: int = 128, batch: in
         rng.random(n) < 0.02,
     )
     torch.manual_seed(0)
-    trainer = SACTrainer(obs_dim, act_dim, SACConfig(hidden_dim=hidden, batch_size=batch), buf)
+    trainer = SACTrainer(obs_dim, act_dim, SACConfig(hidden_dim=hidden, batch_size=batch, fused_update=False), buf)
+    torch.manual_seed(0)
+    fused = SACTrainer(obs_dim, act_dim, SACConfig(hidden_dim=hidden, batch_size=batch), buf)
     _, _, reward, next_state, done = trainer.sample_batch(batch)
     alpha = trainer.log_alpha.detach().exp()
     with_graph = SACTrainer.critic_target.__wrapped__  # the same function without its no_grad decorator
@@ -179,7 +187,7 @@ def no_grad_cost(repeats: int = 9, iters: int = 50, hidden: int = 128, batch: in
             del trainer.critic_target
 
     cases = {"target_no_grad": target_no_grad, "target_graph": target_graph}
-    cases |= {"update_no_grad": update_no_grad, "update_graph": update_graph}
+    cases |= {"update_no_grad": update_no_grad, "update_graph": update_graph, "update_fused": lambda: fused.update()}
     times: dict[str, list[float]] = {k: [] for k in cases}
     for fn in cases.values():
         fn()  # warm-up
@@ -198,6 +206,7 @@ def no_grad_cost(repeats: int = 9, iters: int = 50, hidden: int = 128, batch: in
         "target_graph_over_no_grad": med["target_graph"] / med["target_no_grad"],
         "update_graph_over_no_grad": med["update_graph"] / med["update_no_grad"],
         "update_saving_ms": med["update_graph"] - med["update_no_grad"],
+        "autograd_update_over_fused": med["update_no_grad"] / med["update_fused"],
     }
 
 
@@ -286,7 +295,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"Critic target (hidden {ng['hidden']}, batch {ng['batch']}): {ms['target_no_grad']:.2f} ms under "
             f"`torch.no_grad()` vs {ms['target_graph']:.2f} ms recording a graph "
             f"({ng['target_graph_over_no_grad']:.2f}x); whole update {ms['update_no_grad']:.2f} vs "
-            f"{ms['update_graph']:.2f} ms ({ng['update_graph_over_no_grad']:.2f}x).",
+            f"{ms['update_graph']:.2f} ms ({ng['update_graph_over_no_grad']:.2f}x)"
+            + (
+                f"; the default hand-written-gradient update, which builds no graph at all: "
+                f"{ms['update_fused']:.2f} ms ({ng['autograd_update_over_fused']:.2f}x faster than the autograd one)."
+                if "update_fused" in ms
+                else "."
+            ),
         ]
     return "\n".join(lines)
 
