@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from sac.optim import adam_step
+
 if TYPE_CHECKING:
     from sac.networks import GaussianPolicy, SoftQNetwork
     from sac.trainer import SACTrainer
@@ -231,7 +233,7 @@ class FusedUpdate:
         _q_backward_weights(q1, ws.xa, cq[0], err1.mul_(2.0 / batch).unsqueeze(1))
         _q_backward_weights(q2, ws.xa, cq[1], err2.mul_(2.0 / batch).unsqueeze(1))
         with tr._locked():
-            tr.q_optimizer.step()
+            adam_step(tr.q_optimizer)
 
         # Actor step, against the critics just updated.
         pi_cur, t_cur, log_pi_cur = pi[cur], t[cur], log_pi[cur]
@@ -260,9 +262,9 @@ class FusedUpdate:
             alpha_loss = torch.zeros((), device=tr.device)
 
         with tr._locked():
-            tr.policy_optimizer.step()
+            adam_step(tr.policy_optimizer)
             if auto_entropy:
-                tr.alpha_optimizer.step()
+                adam_step(tr.alpha_optimizer)
             torch._foreach_lerp_(tr._target_params, tr._q_params, soft_tau)
             tr._num_updates += 1
 

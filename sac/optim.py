@@ -93,3 +93,53 @@ class SharedAdam(torch.optim.Adam):
                 else:  # parameter without state in the file: start fresh
                     tensor.zero_()
             self.state[p] = own
+
+
+def adam_step(opt: torch.optim.Optimizer) -> None:
+    """``opt.step()`` for a fused `torch.optim.Adam`, calling its kernel directly.
+
+    Same kernel, same state, same result; what it skips is `Optimizer.step`'s Python bookkeeping (hooks, profiler
+    labels, grouping tensors by device), about 0.25 ms per call on this CPU, 3 calls per SAC update. It falls back
+    to ``opt.step()`` whenever a precondition does not hold: not a fused Adam with one plain parameter group
+    (no amsgrad, weight decay, maximize, capturable, differentiable, tensor lr), step hooks registered, or a
+    parameter without a gradient or without state yet (the first step creates it).
+    """
+    from torch.optim import optimizer as _optimizer
+
+    groups = opt.param_groups
+    g = groups[0]
+    if (
+        type(opt) not in (torch.optim.Adam, SharedAdam)
+        or len(groups) != 1
+        or not g.get("fused")
+        or g["amsgrad"]
+        or g["weight_decay"]
+        or g["maximize"]
+        or g["capturable"]
+        or g["differentiable"]
+        or g.get("decoupled_weight_decay")
+        or isinstance(g["lr"], torch.Tensor)
+        or opt._optimizer_step_pre_hooks
+        or opt._optimizer_step_post_hooks
+        or _optimizer._global_optimizer_pre_hooks
+        or _optimizer._global_optimizer_post_hooks
+    ):
+        opt.step()
+        return
+    params, grads, exp_avgs, exp_avg_sqs, steps = g["params"], [], [], [], []
+    state = opt.state
+    for p in params:
+        st = state.get(p)
+        if p.grad is None or not st:
+            opt.step()
+            return
+        grads.append(p.grad)
+        exp_avgs.append(st["exp_avg"])
+        exp_avg_sqs.append(st["exp_avg_sq"])
+        steps.append(st["step"])
+    beta1, beta2 = g["betas"]
+    torch._foreach_add_(steps, 1)
+    torch._fused_adam_(
+        params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=g["lr"], beta1=beta1, beta2=beta2,
+        weight_decay=0.0, eps=g["eps"], maximize=False, grad_scale=None, found_inf=None,
+    )  # fmt: skip

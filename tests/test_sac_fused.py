@@ -123,3 +123,39 @@ def test_a_pickled_trainer_leaves_the_update_buffers_behind() -> None:
     assert clone._fused is None
     clone.update()
     assert isinstance(clone._fused, FusedUpdate) and clone._fused is not fused._fused
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["Adam", "SharedAdam"])
+def test_adam_step_equals_optimizer_step(shared: bool) -> None:
+    from sac import SharedAdam
+    from sac.optim import adam_step
+
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    make = (lambda p: SharedAdam(p, lr=1e-2)) if shared else (lambda p: torch.optim.Adam(p, lr=1e-2, fused=True))
+    opts = [make(n.parameters()) for n in nets]
+    calls = []
+    for step in range(4):
+        x = torch.randn(16, 5)
+        for net in nets:
+            net.zero_grad()
+            net(x).square().sum().backward()
+        if step == 2:  # with a hook registered it must go through step(), which runs the hook
+            handle = opts[1].register_step_pre_hook(lambda *_: calls.append(1))
+        opts[0].step()
+        adam_step(opts[1])
+        if step == 2:
+            handle.remove()
+        for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+            torch.testing.assert_close(q, p, rtol=0, atol=0)
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                torch.testing.assert_close(opts[1].state[q][key], opts[0].state[p][key], rtol=0, atol=0)
+    assert calls == [1]
+    assert float(opts[1].state[next(nets[1].parameters())]["step"]) == 4.0
+
+    def fell_back(*_: object) -> None:
+        raise AssertionError("adam_step went through Optimizer.step")
+
+    opts[1].step = fell_back  # type: ignore[method-assign]
+    adam_step(opts[1])  # state exists, no hooks: the kernel is called directly
