@@ -69,7 +69,13 @@ def run_one(condition: str, seed: int, minutes: float, runs_dir: Path) -> dict[s
             for e in curve
         ],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
