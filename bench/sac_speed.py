@@ -17,35 +17,47 @@ s=33, a=5, h=256, batch 256 that is 0.70 GFLOP. The package's actor step asks au
 only, so the critics' weight gradients are never computed there: it executes ``4P + 12Q`` (0.62 GFLOP).
 "fraction of peak" = nominal FLOPs x updates/s / peak (the executed work, reported too, is lower).
 
-Results on the 2-core dev VM (Intel Xeon @ 2.5 GHz, AVX-512, Firecracker; torch 2.13.0+cpu), 9 interleaved
-rounds, medians; matmul peak 123 GFLOP/s (118-128 over the rounds) -> nominal roofline 176 updates/s.
-Other sessions shared the machine; in busier runs every rate (and the peak) dropped by up to 40%, the ranking
-held.
+Results on the 2-core dev VM (Intel Xeon @ 2.5 GHz, AVX-512, Firecracker; torch 2.13.0+cpu), 7 interleaved
+rounds, medians. 2026-11-23 (commit 8301eb1, `bench/results/sac_speed.json`): matmul peak 189 GFLOP/s (184-195
+over the rounds) -> nominal roofline 271 updates/s. An earlier run the same day (before the fused update's buffers
+were shared between phases) gave I 166.9 upd/s, 60.0%, against E 135.8, 48.3%, peak 194. On 2026-11-22 the same
+VM was slower (peak 123 GFLOP/s; A 54.1, E 71.5 upd/s, 40.0%), with the same ranking.
 
 | variant                                                                     | upd/s | % of peak (nominal) |
 |-----------------------------------------------------------------------------|-------|---------------------|
-| A straightforward: nn.Sequential critics, for-loop Adam, full actor         |  54.1 | 30.7                |
+| A straightforward: nn.Sequential critics, for-loop Adam, full actor         |  99.4 | 37.0                |
 |   backward, policy re-forward for the alpha loss, Python-loop Polyak        |       |                     |
-| B + fused Adam (for-loop Adam costs ~0.7 ms of Python per step here)        |  59.6 | 33.9                |
-| C + actor backward into the policy only (``backward(inputs=...)``)          |  63.3 | 36.1                |
-| D + in-place ReLU, alpha loss on the actor's log-prob, ``_foreach_lerp_``   |  71.4 | 40.5                |
-| E the package's ``SACTrainer.update`` (D + replay sampling + stats dict)    |  71.5 | 40.0                |
-| F D + twin critics stacked in one module (bmm; both Q(s, pi) in one pass)   |  74.9 | 41.9                |
-| G E with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc., subprocess)       |  71.2 | 40.2                |
+| B + fused Adam (for-loop Adam costs ~0.7 ms of Python per step here)        | 102.5 | 39.0                |
+| C + actor backward into the policy only (``backward(inputs=...)``)          | 110.1 | 41.8                |
+| D + in-place ReLU, alpha loss on the actor's log-prob, ``_foreach_lerp_``   | 124.5 | 47.4                |
+| E the package's autograd update (``fused_update=False``; D + replay         | 124.7 | 46.0                |
+|   sampling + stats dict)                                                    |       |                     |
+| F D + twin critics stacked in one module (bmm; both Q(s, pi) in one pass)   | 122.8 | 47.0                |
+| I the package's default update, sac/fused.py: hand-written gradients into   | 150.4 | 57.8                |
+|   preallocated buffers, one policy forward on [s'; s], Adam's kernel called |       |                     |
+|   directly (``sac.optim.adam_step``)                                        |       |                     |
+| G I with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc., subprocess)       | 165.0 | 60.9                |
 | H D with torch.compile (inductor) of both losses (``--compile``; a busier  |  49.8 | 36.4                |
-|   3-round run, in which E gave 45.0 upd/s, 36.1%)                           |       |                     |
+|   3-round run on 2026-11-22, in which E gave 45.0 upd/s, 36.1%)             |       |                     |
 
 Findings:
-- The package's update is 1.3x the straightforward one, 40% of the matmul peak: short of the 70% target.
-- Why: per-op overhead on this VM. A tiny update (batch 16, hidden 16) still takes 4.7 ms (Python, dispatcher,
-  autograd engine, three optimizer calls); batch 16 at hidden 256 takes 6.8 ms; the update's matmuls alone at
-  peak take 5.7 ms. So even with perfect matmuls eager PyTorch tops out near 10.4 ms, ~96 updates/s, ~55% of
-  peak here. Each fresh 256x256 activation also costs ~100-180 us to write (cache-cold memory; the biased
-  ``addmm`` copies its bias into a fresh output, ``threshold_backward`` allocates one), against ~15 us in
-  place.
-- F (stacked twin Q) was faster than E in every one of the 9 rounds, by ~5%; not adopted, because it would
-  replace the contract's ``soft_q_net1/2`` modules for a gain that does not change the picture.
-- G: no gain: at steady state the update makes no page faults anyway (glibc's dynamic mmap threshold adapts).
+- The package's default update (I) is 1.2x its autograd update (E) and 1.5x the straightforward one (A), 58-60%
+  of the matmul peak: better, and still short of the 70% target. What is left: the ~0.6 GFLOP of matrix products
+  take ~3.2 ms at peak, the update ~6.3 ms; the rest is ~150 small kernel calls (elementwise ops on (512, 5)
+  tensors, bias-gradient sums, ReLU masks, the (batch, hidden) bias copies of ``addmm``) at 5-20 us each, and the
+  thin products (K = 38, 33, 5) running far below peak. Sharing buffers across phases (working set 8 -> 2.5 MB)
+  made no measurable difference.
+- Why the autograd update stalls (measured 2026-11-22, peak 123): per-op overhead on this VM. A tiny update
+  (batch 16, hidden 16) still takes 4.7 ms (Python, dispatcher, autograd engine, three optimizer calls); batch
+  16 at hidden 256 takes 6.8 ms; the update's matmuls alone at peak take 5.7 ms. So even with perfect matmuls
+  eager autograd tops out near 10.4 ms, ~96 updates/s, ~55% of peak there. Each fresh 256x256 activation also
+  costs ~100-180 us to write (cache-cold memory; the biased ``addmm`` copies its bias into a fresh output,
+  ``threshold_backward`` allocates one), against ~15 us in place: what the fused update avoids.
+- F (stacked twin Q) was faster than E in every one of 9 rounds on 2026-11-22, by ~5%, and not on 2026-11-23
+  (122.8 vs 124.7); not adopted, because it would replace the contract's ``soft_q_net1/2`` modules.
+- G: 165.0 vs I's 150.4 in the run above, but G runs after the interleaved rounds, in its own process, and the
+  day's earlier run had I at 166.9 without it; on 2026-11-22 G gave no gain (71.2 vs 71.5). At steady state the
+  update makes no page faults anyway (glibc's dynamic mmap threshold adapts). Not adopted.
 - H: compiling takes 15-55 s per process (each Hogwild worker would pay it), and the compiled update was not
   reliably faster: +10% over E in the bench run above, but slower in a prototype (29-34 updates/s compiled,
   default and max-autotune-no-cudagraphs modes, vs 44 eager). Not adopted.
