@@ -48,6 +48,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "compare.json"
+sys.path.insert(0, str(ROOT))  # this checkout's sac/, whatever else is installed
 
 VARIANTS: dict[str, list[str]] = {
     "serial": ["--mode", "serial", "--envs-per-worker", "1"],

@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "profile.json"
 
 # part -> (file suffix, function name) whose cumulative time is that part
-PARTS: dict[str, tuple[str, str]] = {
+PARTS: dict[str, tuple[str, str] | list[tuple[str, str]]] = {
     "env step (PyBullet)": ("sac/rollout.py", "step"),
     "action selection": ("sac/networks.py", "get_action"),
     "SAC update": ("sac/trainer.py", "update"),
     "  batch sampling": ("sac/trainer.py", "sample_batch"),
-    "  optimizer steps": ("torch/optim/adam.py", "step"),
+    "  optimizer steps": [("torch/optim/adam.py", "step"), ("sac/optim.py", "adam_step")],
     "replay push": ("sac/replay.py", "push_many"),
     "evaluation": ("sac/rollout.py", "evaluate_policy"),
     "checkpoints": ("train.py", "save_checkpoint"),
@@ -47,11 +47,13 @@ PARTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _cumulative(stats: pstats.Stats, suffix: str, name: str) -> float:
+def _cumulative(stats: pstats.Stats, where: tuple[str, str] | list[tuple[str, str]]) -> float:
+    """Cumulative seconds in the functions ``where`` names (none of them calls another)."""
     total = 0.0
-    for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        if func == name and filename.replace("\\", "/").endswith(suffix):
-            total += ct
+    for suffix, name in [where] if isinstance(where, tuple) else where:
+        for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+            if func == name and filename.replace("\\", "/").endswith(suffix):
+                total += ct
     return total
 
 
@@ -67,8 +69,8 @@ def profile_child(argv: list[str], out: Path) -> None:
     if code != 0:
         raise SystemExit(f"train.main exited {code}")
     stats = pstats.Stats(prof)
-    total = _cumulative(stats, "train.py", "main")
-    parts = {part: _cumulative(stats, *where) for part, where in PARTS.items()}
+    total = _cumulative(stats, ("train.py", "main"))
+    parts = {part: _cumulative(stats, where) for part, where in PARTS.items()}
     top_level = [p for p in parts if not p.startswith(" ")]
     parts["other"] = max(0.0, total - sum(parts[p] for p in top_level))
     stats.sort_stats("tottime")
