@@ -669,7 +669,10 @@ class Run:
             result = m.evaluate(self._snapshot_policy, cfg.eval_episodes)
             if cfg.target_success is not None and result["success_rate"] >= cfg.target_success:
                 if cfg.final_eval_episodes > cfg.eval_episodes:
-                    m.log(f"eval reached {result['success_rate']:.2f}: confirming on {cfg.final_eval_episodes} seeds")
+                    m.log(
+                        f"eval at {m.env_steps} steps reached {result['success_rate']:.2f} over {result['episodes']} "
+                        f"episodes: confirming on {cfg.final_eval_episodes} seeds"
+                    )
                     result = m.evaluate(self._snapshot_policy, cfg.final_eval_episodes)
             self._record_eval(result)
             if cfg.target_success is not None and result["success_rate"] >= cfg.target_success:
