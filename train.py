@@ -9,7 +9,7 @@ Modes (``--mode``; ``bench/compare.py`` measures them against each other):
 
 - ``hogwild`` (the default): ``--workers`` processes each play and update the shared networks (shared Adam
   state; optimizer steps and target updates serialised, gradients lock-free). On 2 cores it steps and updates
-  2.1x as fast as ``serial``, because the update (not the env) is the cost and both cores run one.
+  1.8-2.1x as fast as ``serial``, because the update (not the env) is the cost and both cores run one.
 - ``actor-learner`` (producer/consumer): ``--workers`` actor processes play and push to a shared Manager replay
   buffer; one learner process updates at ``--update-itr`` gradient updates per env step and publishes weights to a
   shared policy every ``--publish-every`` updates.
