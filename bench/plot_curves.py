@@ -20,8 +20,12 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = {"demos": "with demonstrations (default)", "no-demos": "without demonstrations"}
-COLORS = {"demos": "tab:blue", "no-demos": "tab:orange"}
+LABELS = {
+    "demos": "with demonstrations (default)",
+    "no-demos": "without demonstrations",
+    "no-demos-30min": "without demonstrations, no step limit",
+}
+COLORS = {"demos": "tab:blue", "no-demos": "tab:orange", "no-demos-30min": "tab:green"}
 
 
 def _step_values(xs: list[float], ys: list[float], grid: np.ndarray) -> np.ndarray:
