@@ -93,7 +93,6 @@ class _Workspace:
         hidden = [(empty(batch, h), empty(batch, h)) for _ in range(2)]  # per Q network, reused by each phase
         # target, critic, actor phases; each keeps its own (batch, 1) output
         self.q = [[_QBuffers(*hidden[k], self.dh1, self.dh2) for k in range(2)] for _ in range(3)]
-        self.dq = empty(batch, 1)
 
 
 def _q_forward(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers) -> torch.Tensor:
@@ -153,8 +152,8 @@ class FusedUpdate:
     """`SACTrainer.update` with hand-written gradients into preallocated buffers (see the module docstring).
 
     ``FusedUpdate(trainer)(state, action, reward, next_state, done, ...)`` does one update of ``trainer`` and returns
-    its statistics as a tensor in the order of `STAT_NAMES`. ``noise`` (``(2 * batch, action_dim)``, rows for
-    ``s'`` first) replaces the Gaussian draw, for tests.
+    its statistics as a tensor in the order of `STAT_NAMES`. It draws the policy noise for the ``s'`` rows first,
+    as the autograd update does, so both give the same numbers from the same seed.
     """
 
     def __init__(self, trainer: SACTrainer) -> None:
@@ -191,7 +190,6 @@ class FusedUpdate:
         target_entropy: float,
         gamma: float,
         soft_tau: float,
-        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         tr = self.trainer
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
@@ -210,7 +208,7 @@ class FusedUpdate:
         _policy_forward(policy, ws)
         log_std = ws.p_log_std.clamp(policy.log_std_min, policy.log_std_max)
         std = log_std.exp()
-        eps = torch.randn_like(std) if noise is None else noise
+        eps = torch.randn_like(std)
         u = torch.addcmul(ws.p_mean, std, eps)
         t = torch.tanh(u)
         pi = torch.addcmul(policy.action_bias, t, policy.action_scale)
@@ -247,8 +245,8 @@ class FusedUpdate:
         min_qf_pi = torch.where(first, q1_pi, q2_pi).squeeze(1)
         policy_loss = (alpha * log_pi_cur - min_qf_pi).mean()
         # d(-mean(min_q))/dq_k is -1/B on the rows where network k gives the minimum.
-        dq1 = first.to(ws.dq.dtype).mul_(-1.0 / batch)
-        dq2 = (~first).to(ws.dq.dtype).mul_(-1.0 / batch)
+        dq1 = first.to(q1_pi.dtype).mul_(-1.0 / batch)
+        dq2 = (~first).to(q1_pi.dtype).mul_(-1.0 / batch)
         d_pi = _q_backward_action(q1, aq[0], dq1, s_dim) + _q_backward_action(q2, aq[1], dq2, s_dim)
         d_u = (alpha * (2.0 / batch)) * t_cur + d_pi * policy.action_scale * (1.0 - t_cur.square())
         raw = ws.p_log_std[cur]

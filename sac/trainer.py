@@ -340,7 +340,7 @@ class SACTrainer:
         if use_demos is None:
             use_demos = self.demo_buffer is not None and cfg.demo_fraction > 0
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
-        if cfg.fused_update and self._fused_supported():
+        if cfg.fused_update and fused_update_supported(self):
             if self._fused is None:
                 self._fused = FusedUpdate(self)
             values = self._fused(
@@ -409,9 +409,6 @@ class SACTrainer:
             ]
         ).tolist()
         return self._stats(values, target_entropy, batch_size, use_demos)
-
-    def _fused_supported(self) -> bool:
-        return fused_update_supported(self)
 
     def _stats(self, values: list[float], target_entropy: float, batch_size: int, use_demos: bool) -> dict[str, float]:
         stats = dict(zip(STAT_NAMES, values))
