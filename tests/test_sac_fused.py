@@ -159,3 +159,12 @@ def test_adam_step_equals_optimizer_step(shared: bool) -> None:
 
     opts[1].step = fell_back  # type: ignore[method-assign]
     adam_step(opts[1])  # state exists, no hooks: the kernel is called directly
+
+
+def test_train_flag_selects_the_update() -> None:
+    import train
+
+    args = train.build_parser().parse_args(["train", "--no-fused-update"])
+    assert args.fused_update is False
+    assert train._sac_config(train.TrainConfig(fused_update=False)).fused_update is False
+    assert train._sac_config(train.TrainConfig()).fused_update is True
