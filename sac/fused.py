@@ -1,6 +1,6 @@
 """The SAC update with hand-written gradients: the same arithmetic as `SACTrainer.update`, without autograd.
 
-Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py: 40% of
+Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py: 46-48% of
 the matmul peak at hidden 256). Each fresh ``(batch, hidden)`` activation or gradient costs 100-180 us to write to
 cold memory, and autograd makes about thirty of them per update, besides recording and replaying its graph. Here
 every activation and gradient has a buffer allocated once per batch size and written in place (``out=``), the
@@ -26,7 +26,6 @@ The gradients, for a batch of ``B`` (``t = tanh(u)``, ``u = mean + std * eps``, 
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -36,8 +35,6 @@ from sac.optim import adam_step
 if TYPE_CHECKING:
     from sac.networks import GaussianPolicy, SoftQNetwork
     from sac.trainer import SACTrainer
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 STAT_NAMES = (
     "qf1_loss",
@@ -88,7 +85,6 @@ class _Workspace:
         self.p_h1, self.p_h2 = empty(n, h), empty(n, h)
         self.p_mean, self.p_log_std = empty(n, a), empty(n, a)
         self.dh1, self.dh2 = empty(batch, h), empty(batch, h)  # every backward's hidden gradients, one at a time
-        self.p_dh1, self.p_dh2 = self.dh1, self.dh2
         self.xa_next, self.xa, self.xa_pi = empty(batch, s + a), empty(batch, s + a), empty(batch, s + a)
         hidden = [(empty(batch, h), empty(batch, h)) for _ in range(2)]  # per Q network, reused by each phase
         # target, critic, actor phases; each keeps its own (batch, 1) output
@@ -139,13 +135,13 @@ def _policy_backward(
     torch.sum(d_mean, 0, out=lm.bias.grad)
     torch.mm(d_log_std.t(), h2, out=ll.weight.grad)
     torch.sum(d_log_std, 0, out=ll.bias.grad)
-    dh2 = torch.mm(d_mean, lm.weight, out=ws.p_dh2).addmm_(d_log_std, ll.weight)
+    dh2 = torch.mm(d_mean, lm.weight, out=ws.dh2).addmm_(d_log_std, ll.weight)
     _relu_backward_(dh2, h2)
     torch.mm(dh2.t(), h1, out=policy.linear2.weight.grad)
     torch.sum(dh2, 0, out=policy.linear2.bias.grad)
-    _relu_backward_(torch.mm(dh2, policy.linear2.weight, out=ws.p_dh1), h1)
-    torch.mm(ws.p_dh1.t(), x, out=policy.linear1.weight.grad)
-    torch.sum(ws.p_dh1, 0, out=policy.linear1.bias.grad)
+    _relu_backward_(torch.mm(dh2, policy.linear2.weight, out=ws.dh1), h1)
+    torch.mm(ws.dh1.t(), x, out=policy.linear1.weight.grad)
+    torch.sum(ws.dh1, 0, out=policy.linear1.bias.grad)
 
 
 class FusedUpdate:
@@ -212,10 +208,7 @@ class FusedUpdate:
         u = torch.addcmul(ws.p_mean, std, eps)
         t = torch.tanh(u)
         pi = torch.addcmul(policy.action_bias, t, policy.action_scale)
-        # log pi = sum(-eps^2/2 - log_std - log(1 - t^2) - log scale) - A log(2 pi)/2, as GaussianPolicy.log_prob
-        z = (u - ws.p_mean) * torch.exp(-log_std)
-        log_det = 2.0 * (math.log(2.0) - u - torch.nn.functional.softplus(-2.0 * u)) + torch.log(policy.action_scale)
-        log_pi = (-0.5 * z.square() - log_std - _HALF_LOG_2PI - log_det).sum(1)
+        log_pi = policy.log_prob(u, ws.p_mean, log_std)
 
         # Soft Bellman target with clipped double Q.
         tq, cq, aq = ws.q

@@ -342,8 +342,8 @@ class SACTrainer:
         if use_demos is None:
             use_demos = self.demo_buffer is not None and cfg.demo_fraction > 0
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
-        if cfg.fused_update and fused_update_supported(self):
-            if self._fused is None:
+        if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):
+            if self._fused is None:  # the networks' types are fixed at construction: checked once
                 self._fused = FusedUpdate(self)
             values = self._fused(
                 state, action, reward, next_state, done, reward_scale=reward_scale, auto_entropy=auto_entropy,
