@@ -102,24 +102,18 @@ MALLOC_ENV = {
 
 
 def update_flops(state_dim: int, action_dim: int, hidden: int, batch: int) -> dict[str, float]:
-    """Analytic FLOPs (2 per multiply-add) of one SAC update: nominal (backward = 2x forward everywhere) and
-    executed (the actor step skips the critics' weight gradients)."""
+    """Analytic FLOPs (2 per multiply-add) of one SAC update: nominal (backward = 2x forward everywhere), executed
+    by the autograd updates (the actor step skips the critics' weight gradients) and by the package's fused update
+    (sac/fused.py: also no input gradients where nothing reads them)."""
     s, a, h = state_dim, action_dim, hidden
     p = s * h + h * h + 2 * h * a  # policy forward (mean and log_std heads)
     q = (s + a) * h + h * h + h  # one critic forward
     nominal = (p + 2 * q) + 2 * 3 * q + (3 * p + 2 * 3 * q)
     executed = (p + 2 * q) + 2 * 3 * q + (3 * p + 2 * 2 * q)
-    return {"nominal": 2.0 * nominal * batch, "executed": 2.0 * executed * batch}
-
-
-def matmul_gflops(n: int = 256, reps: int = 200) -> float:
-    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-    for _ in range(10):
-        torch.mm(a, b, out=out)
-    t = time.perf_counter()
-    for _ in range(reps):
-        torch.mm(a, b, out=out)
-    return 2.0 * n**3 * reps / (time.perf_counter() - t) / 1e9
+    # policy forward on [s'; s]; 6 critic forwards; critic backward without the input gradient; actor-step critic
+    # backward to the action only; policy backward without the input gradient
+    fused = 2 * p + 6 * q + 2 * (q + h * h + h) + 2 * (h + h * h + a * h) + (4 * a * h + 2 * h * h + s * h)
+    return {"nominal": 2.0 * nominal * batch, "executed": 2.0 * executed * batch, "executed_fused": 2.0 * fused * batch}
 
 
 # -- variants ----------------------------------------------------------------------------------------------------
@@ -289,6 +283,46 @@ def rate(update: Callable[[], None], n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+class _Matmul:
+    """The peak's reference product, (256 x 256) @ (256 x 256), with its operands allocated once."""
+
+    def __init__(self, n: int = 256) -> None:
+        self.n = n
+        self.a, self.b, self.out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+
+    def __call__(self, reps: int) -> float:
+        """Seconds for ``reps`` products (after one warm-up product)."""
+        torch.mm(self.a, self.b, out=self.out)
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(self.a, self.b, out=self.out)
+        return time.perf_counter() - t
+
+
+def paired_rate(update: Callable[[], None], n: int, chunk: int = 5, mm_reps: int = 60) -> tuple[float, float]:
+    """``(updates/s, matmul GFLOP/s)`` measured interleaved: ``chunk`` updates, then ``mm_reps`` reference
+    products, repeated until ``n`` updates are timed. The machine is shared and its speed drifts within seconds; the
+    two rates then see the same moments, and their ratio is steadier than the ratio of a peak measured once per
+    round to a rate measured later in it."""
+    mm = _MATMUL
+    for _ in range(3):
+        update()
+    t_upd = t_mm = 0.0
+    done = products = 0
+    while done < n:
+        k = min(chunk, n - done)
+        t = time.perf_counter()
+        for _ in range(k):
+            update()
+        t_upd += time.perf_counter() - t
+        t_mm += mm(mm_reps)
+        done, products = done + k, products + mm_reps
+    return n / t_upd, 2.0 * mm.n**3 * products / t_mm / 1e9
+
+
+_MATMUL = _Matmul()
+
+
 def package_only_subprocess(args: argparse.Namespace, env_extra: dict[str, str]) -> dict[str, list[float]]:
     """Run this script with only the package update and the peak, in a child with ``env_extra`` set."""
     cmd = [sys.executable, __file__, "--package-only", "--rounds", str(args.rounds), "--updates", str(args.updates)]
@@ -316,8 +350,9 @@ def main() -> None:
         upd = make_package_update(*dims)
         peaks, rates = [], []
         for _ in range(args.rounds):
-            peaks.append(matmul_gflops())
-            rates.append(rate(upd, args.updates))
+            r, pk = paired_rate(upd, args.updates)
+            rates.append(r)
+            peaks.append(pk)
         print(json.dumps({"peak": peaks, "rate": rates}))
         return
 
@@ -343,15 +378,17 @@ def main() -> None:
         variants["H_torch_compile_losses"] = upd
 
     flops = update_flops(*dims)
-    peaks: list[float] = []
     rates: dict[str, list[float]] = {k: [] for k in variants}
+    peaks: dict[str, list[float]] = {k: [] for k in variants}  # the matmul rate measured alongside each variant
     for r in range(args.rounds):
-        peaks.append(matmul_gflops())
         for name, upd in variants.items():
-            rates[name].append(rate(upd, args.updates))
+            x, pk = paired_rate(upd, args.updates)
+            rates[name].append(x)
+            peaks[name].append(pk)
         print(
-            f"round {r + 1}/{args.rounds}: peak {peaks[-1]:.1f} GFLOP/s, "
-            + ", ".join(f"{k.split('_')[0]} {v[-1]:.1f}" for k, v in rates.items()),
+            f"round {r + 1}/{args.rounds}: "
+            + ", ".join(f"{k.split('_')[0]} {v[-1]:.1f} ({peaks[k][-1]:.0f})" for k, v in rates.items())
+            + " upd/s (matmul GFLOP/s)",
             flush=True,
         )
 
@@ -360,20 +397,26 @@ def main() -> None:
 
     def summary(name: str, rs: list[float], pk: list[float]) -> dict[str, float]:
         per_round = [flops["nominal"] * x / (p * 1e9) for x, p in zip(rs, pk)]
+        executed = flops["executed_fused" if name.startswith(("I_", "G_")) else "executed"]
         return {
             "updates_per_s": statistics.median(rs),
             "fraction_of_peak_nominal": statistics.median(per_round),
-            "fraction_of_peak_executed": statistics.median([flops["executed"] * x / (p * 1e9) for x, p in zip(rs, pk)]),
+            "fraction_of_peak_executed": statistics.median([executed * x / (p * 1e9) for x, p in zip(rs, pk)]),
             "updates_per_s_all_rounds": [round(x, 2) for x in rs],
+            "matmul_gflops_all_rounds": [round(p, 1) for p in pk],
         }
 
-    table = {name: summary(name, rs, peaks) for name, rs in rates.items()}
-    table["G_package_malloc_tuned"] = summary("G", tuned["rate"], tuned["peak"])
-    peak = statistics.median(peaks)
+    table = {name: summary(name, rs, peaks[name]) for name, rs in rates.items()}
+    table["G_package_malloc_tuned"] = summary("G_package_malloc_tuned", tuned["rate"], tuned["peak"])
+    all_peaks = [p for pk in peaks.values() for p in pk]
+    peak = statistics.median(all_peaks)
     print(f"\nbatch {args.batch}, hidden {args.hidden}, state {args.state_dim}, action {args.action_dim}, 1 thread")
-    print(f"FLOPs/update: nominal {flops['nominal'] / 1e9:.3f} G, executed {flops['executed'] / 1e9:.3f} G")
     print(
-        f"matmul peak (256^3 fp32, median of {args.rounds}): {peak:.1f} GFLOP/s -> roofline "
+        f"FLOPs/update: nominal {flops['nominal'] / 1e9:.3f} G, executed {flops['executed'] / 1e9:.3f} G "
+        f"(autograd variants), {flops['executed_fused'] / 1e9:.3f} G (fused: I, G)"
+    )
+    print(
+        f"matmul peak (256^3 fp32, median over all variants and rounds): {peak:.1f} GFLOP/s -> roofline "
         f"{peak * 1e9 / flops['nominal']:.0f} updates/s (nominal)"
     )
     for name, row in table.items():
@@ -394,7 +437,8 @@ def main() -> None:
         "machine": {"cpu": _cpu_name(), "torch": torch.__version__, "python": platform.python_version()},
         "flops_per_update": flops,
         "matmul_peak_gflops_median": peak,
-        "matmul_peak_gflops_all_rounds": [round(p, 1) for p in peaks],
+        "fraction_of_peak": "median over rounds of nominal FLOPs x updates/s / the matmul rate measured interleaved "
+        "with that variant in that round",
         "malloc_tuned_peak_gflops_median": statistics.median(tuned["peak"]),
         "variants": table,
         "headline": {

@@ -1,12 +1,16 @@
 """The SAC update with hand-written gradients: the same arithmetic as `SACTrainer.update`, without autograd.
 
-Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py: 46-48% of
+Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py: 46-54% of
 the matmul peak at hidden 256). Each fresh ``(batch, hidden)`` activation or gradient costs 100-180 us to write to
 cold memory, and autograd makes about thirty of them per update, besides recording and replaying its graph. Here
 every activation and gradient has a buffer allocated once per batch size and written in place (``out=``), the
 twin-critic target and the actor step share one policy forward of ``[s'; s]`` (both use the policy before its
 step), and each backward computes only what an optimizer reads: weight gradients for the trained network, input
-gradients only where the chain rule needs them.
+gradients only where the chain rule needs them. The thin products (``action_dim`` or ``state_dim`` wide) are
+computed in whichever layout MKL runs fastest: the policy's two heads as one transposed ``(2 * action_dim, 2 *
+batch)`` product, ``dL/da`` transposed, the first layers' weight gradients as their transposes (4-6x and 1.3x faster
+than the plain layouts at these shapes). The statistics for logging are written as rows of one buffer and averaged
+by one call; the Adam step counters advance with one ``add_`` (`sac.optim.PreparedAdam`).
 
 The order is the paper's and the package's: target under no graph, critic step, actor step against the updated
 critics, ``log_alpha`` step, Polyak update. The gradients are written into each parameter's ``.grad`` and the
@@ -57,20 +61,31 @@ def _relu_backward_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
 
 
+def _weight_grad_(grad: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor, scratch: torch.Tensor) -> None:
+    """``grad = d_out.T @ x`` for a thin ``x`` (few input features): MKL computes the transposed product
+    ``x.T @ d_out`` about 1.6x faster than the product itself at these shapes, so compute that and transpose it."""
+    torch.mm(x.t(), d_out, out=scratch)
+    grad.copy_(scratch.t())
+
+
 class _QBuffers:
     """The tensors one Q network's forward and backward write, at one batch size (views of shared buffers)."""
 
-    def __init__(self, h1: torch.Tensor, h2: torch.Tensor, dh1: torch.Tensor, dh2: torch.Tensor) -> None:
-        self.h1, self.h2, self.dh1, self.dh2 = h1, h2, dh1, dh2
-        self.q = torch.empty(h1.shape[0], 1, device=h1.device)
+    def __init__(
+        self, h1: torch.Tensor, h2: torch.Tensor, dh1: torch.Tensor, dh2: torch.Tensor, q: torch.Tensor
+    ) -> None:
+        self.h1, self.h2, self.dh1, self.dh2, self.q = h1, h2, dh1, dh2, q
 
 
 class _Workspace:
     """Every tensor one update writes, for one batch size, allocated once.
 
     The buffers are reused across the phases of the update (a phase's activations are dead once its backward is
-    done), which keeps the working set near 2.5 MB at batch 256, hidden 256: small enough to stay in cache, where
-    writing a fresh ``(batch, hidden)`` tensor costs several times less.
+    done), which keeps the working set near 2.5 MB at batch 256, hidden 256.
+
+    The policy's outputs are kept transposed, ``(action_dim, 2 * batch)``: the thin products with ``action_dim``
+    columns run several times faster in that layout (bench/sac_speed.py's docstring), and the elementwise chain
+    on them then runs on contiguous rows.
     """
 
     def __init__(self, trainer: SACTrainer, batch: int) -> None:
@@ -83,12 +98,31 @@ class _Workspace:
         n = 2 * batch  # the policy runs once on [s'; s]
         self.x_pi = empty(n, s)
         self.p_h1, self.p_h2 = empty(n, h), empty(n, h)
-        self.p_mean, self.p_log_std = empty(n, a), empty(n, a)
+        self.w_head, self.b_head = empty(2 * a, h), empty(2 * a, 1)  # [mean; log_std] heads stacked
+        self.head_t = empty(2 * a, n)  # rows: mean, then raw log_std; columns: s' rows, then s rows
+        self.log_std_t, self.std_t, self.u_t, self.t_t = empty(a, n), empty(a, n), empty(a, n), empty(a, n)
+        self.eps, self.eps_t = empty(n, a), empty(a, n)
+        self.d_pi_t = empty(a, batch)
+        self.d_head_t = empty(2 * a, batch)  # gradients of [mean; raw log_std], transposed
         self.dh1, self.dh2 = empty(batch, h), empty(batch, h)  # every backward's hidden gradients, one at a time
         self.xa_next, self.xa, self.xa_pi = empty(batch, s + a), empty(batch, s + a), empty(batch, s + a)
+        self.g_q1 = empty(s + a, h)  # a critic's first-layer weight gradient, transposed
+        self.g_p1 = empty(s, h)  # the policy's, transposed
+        # Row r of `stats` holds the batch of which logging takes the mean, rows written in place by the update:
+        self.stats = empty(len(_STAT_ROWS), batch)
+        self.err = empty(2, batch)  # q_k - target, then scaled to dL/dq_k
+        self.dq = empty(2, batch)
+        self.q_next = empty(2, batch)
+        self.q_pi = empty(2, batch)
+        row = {name: self.stats[i].view(batch, 1) for i, name in enumerate(_STAT_ROWS)}
         hidden = [(empty(batch, h), empty(batch, h)) for _ in range(2)]  # per Q network, reused by each phase
-        # target, critic, actor phases; each keeps its own (batch, 1) output
-        self.q = [[_QBuffers(*hidden[k], self.dh1, self.dh2) for k in range(2)] for _ in range(3)]
+        self.q_target = [_QBuffers(*hidden[k], self.dh1, self.dh2, self.q_next[k].view(batch, 1)) for k in range(2)]
+        self.q_critic = [_QBuffers(*hidden[k], self.dh1, self.dh2, row[f"q{k + 1}"]) for k in range(2)]
+        self.q_actor = [_QBuffers(*hidden[k], self.dh1, self.dh2, self.q_pi[k].view(batch, 1)) for k in range(2)]
+
+
+# The rows of `_Workspace.stats`: batches whose means the update reports.
+_STAT_ROWS = ("sq_err1", "sq_err2", "log_pi", "min_q_pi", "q1", "q2", "target_q", "reward")
 
 
 def _q_forward(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers) -> torch.Tensor:
@@ -97,65 +131,78 @@ def _q_forward(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers) -> torch.Tens
     return torch.addmm(net.linear3.bias, buf.h2, net.linear3.weight.t(), out=buf.q)
 
 
-def _q_backward_weights(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers, dq: torch.Tensor) -> None:
+def _q_backward_hidden(net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor) -> None:
+    """Gradients of ``sum(dq * q)`` at both hidden layers' pre-activations, into ``buf.dh2`` and ``buf.dh1``."""
+    torch.mul(dq, net.linear3.weight, out=buf.dh2)  # (batch, 1) x (1, hidden): an outer product
+    _relu_backward_(buf.dh2, buf.h2)
+    _relu_backward_(torch.mm(buf.dh2, net.linear2.weight, out=buf.dh1), buf.h1)
+
+
+def _q_backward_weights(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers, dq: torch.Tensor, g1: torch.Tensor) -> None:
     """Weight and bias gradients of ``sum(dq * q)`` into the parameters' ``.grad`` (no input gradient)."""
     l1, l2, l3 = net.linear1, net.linear2, net.linear3
     torch.mm(dq.t(), buf.h2, out=l3.weight.grad)
     torch.sum(dq, 0, out=l3.bias.grad)
-    _relu_backward_(torch.mm(dq, l3.weight, out=buf.dh2), buf.h2)
+    _q_backward_hidden(net, buf, dq)
     torch.mm(buf.dh2.t(), buf.h1, out=l2.weight.grad)
     torch.sum(buf.dh2, 0, out=l2.bias.grad)
-    _relu_backward_(torch.mm(buf.dh2, l2.weight, out=buf.dh1), buf.h1)
-    torch.mm(buf.dh1.t(), x, out=l1.weight.grad)
+    _weight_grad_(l1.weight.grad, buf.dh1, x, g1)
     torch.sum(buf.dh1, 0, out=l1.bias.grad)
 
 
-def _q_backward_action(net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor, state_dim: int) -> torch.Tensor:
-    """Gradient of ``sum(dq * q)`` with respect to the action input only: ``(batch, action_dim)``."""
-    l1, l2, l3 = net.linear1, net.linear2, net.linear3
-    _relu_backward_(torch.mm(dq, l3.weight, out=buf.dh2), buf.h2)
-    _relu_backward_(torch.mm(buf.dh2, l2.weight, out=buf.dh1), buf.h1)
-    return buf.dh1 @ l1.weight[:, state_dim:]
-
-
 def _policy_forward(policy: GaussianPolicy, ws: _Workspace) -> None:
+    a = policy.action_dim
     torch.addmm(policy.linear1.bias, ws.x_pi, policy.linear1.weight.t(), out=ws.p_h1).relu_()
     torch.addmm(policy.linear2.bias, ws.p_h1, policy.linear2.weight.t(), out=ws.p_h2).relu_()
-    torch.addmm(policy.mean_linear.bias, ws.p_h2, policy.mean_linear.weight.t(), out=ws.p_mean)
-    torch.addmm(policy.log_std_linear.bias, ws.p_h2, policy.log_std_linear.weight.t(), out=ws.p_log_std)
+    ws.w_head[:a].copy_(policy.mean_linear.weight)
+    ws.w_head[a:].copy_(policy.log_std_linear.weight)
+    ws.b_head[:a, 0].copy_(policy.mean_linear.bias)
+    ws.b_head[a:, 0].copy_(policy.log_std_linear.bias)
+    torch.addmm(ws.b_head, ws.w_head, ws.p_h2.t(), out=ws.head_t)
 
 
-def _policy_backward(
-    policy: GaussianPolicy, ws: _Workspace, rows: slice, d_mean: torch.Tensor, d_log_std: torch.Tensor
-) -> None:
-    """Parameter gradients of ``sum(d_mean * mean + d_log_std * log_std_raw)`` over ``rows`` of the forward."""
+def _policy_backward(policy: GaussianPolicy, ws: _Workspace, rows: slice, grads: _HeadGrads) -> None:
+    """Parameter gradients of ``sum(d_head_t * head_t)`` over the columns ``rows`` of the forward."""
     x, h1, h2 = ws.x_pi[rows], ws.p_h1[rows], ws.p_h2[rows]
-    lm, ll = policy.mean_linear, policy.log_std_linear
-    torch.mm(d_mean.t(), h2, out=lm.weight.grad)
-    torch.sum(d_mean, 0, out=lm.bias.grad)
-    torch.mm(d_log_std.t(), h2, out=ll.weight.grad)
-    torch.sum(d_log_std, 0, out=ll.bias.grad)
-    dh2 = torch.mm(d_mean, lm.weight, out=ws.dh2).addmm_(d_log_std, ll.weight)
+    torch.mm(ws.d_head_t, h2, out=grads.weight)  # both heads' weight gradients (views of this buffer)
+    torch.sum(ws.d_head_t, 1, out=grads.bias)
+    dh2 = torch.mm(ws.d_head_t.t(), ws.w_head, out=ws.dh2)
     _relu_backward_(dh2, h2)
     torch.mm(dh2.t(), h1, out=policy.linear2.weight.grad)
     torch.sum(dh2, 0, out=policy.linear2.bias.grad)
     _relu_backward_(torch.mm(dh2, policy.linear2.weight, out=ws.dh1), h1)
-    torch.mm(ws.dh1.t(), x, out=policy.linear1.weight.grad)
+    _weight_grad_(policy.linear1.weight.grad, ws.dh1, x, ws.g_p1)
     torch.sum(ws.dh1, 0, out=policy.linear1.bias.grad)
+
+
+class _HeadGrads:
+    """One buffer for the gradients of both policy heads; each head's ``.grad`` is a contiguous view of it."""
+
+    def __init__(self, policy: GaussianPolicy) -> None:
+        a = policy.action_dim
+        self.weight = torch.zeros(2 * a, policy.hidden_dim, device=policy.action_scale.device)
+        self.bias = torch.zeros(2 * a, device=policy.action_scale.device)
+        self.views = {
+            id(policy.mean_linear.weight): self.weight[:a],
+            id(policy.log_std_linear.weight): self.weight[a:],
+            id(policy.mean_linear.bias): self.bias[:a],
+            id(policy.log_std_linear.bias): self.bias[a:],
+        }
 
 
 class FusedUpdate:
     """`SACTrainer.update` with hand-written gradients into preallocated buffers (see the module docstring).
 
     ``FusedUpdate(trainer)(state, action, reward, next_state, done, ...)`` does one update of ``trainer`` and returns
-    its statistics as a tensor in the order of `STAT_NAMES`. It draws the policy noise for the ``s'`` rows first,
+    its statistics as floats in the order of `STAT_NAMES`. It draws the policy noise for the ``s'`` rows first,
     as the autograd update does, so both give the same numbers from the same seed.
     """
 
     def __init__(self, trainer: SACTrainer) -> None:
         self.trainer = trainer
         self._workspaces: dict[int, _Workspace] = {}
-        self._grads: dict[int, torch.Tensor] = {}
+        self._head = _HeadGrads(trainer.policy_net)
+        self._grads: dict[int, torch.Tensor] = dict(self._head.views)
 
     def _workspace(self, batch: int) -> _Workspace:
         ws = self._workspaces.get(batch)
@@ -186,7 +233,7 @@ class FusedUpdate:
         target_entropy: float,
         gamma: float,
         soft_tau: float,
-    ) -> torch.Tensor:
+    ) -> list[float]:
         tr = self.trainer
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
         batch, s_dim = state.shape
@@ -195,66 +242,84 @@ class FusedUpdate:
         self._attach_grads(tr._q_params)
         self._attach_grads(tr._policy_params)
         self._attach_grads([tr.log_alpha])
-        alpha = tr.log_alpha.exp()
+        # alpha and log(alpha) before this update's temperature step, as Python floats (the float32 values).
+        log_alpha_before = tr.log_alpha.item()
+        alpha = tr.log_alpha.exp().item()
+        stats = ws.stats
+        row = dict(zip(_STAT_ROWS, stats))
 
         # One policy forward on [s'; s]: the target's next action and the actor step's action both come from the
-        # policy before its step.
+        # policy before its step. Transposed layout: (action_dim, 2 * batch).
         ws.x_pi[nxt].copy_(next_state)
         ws.x_pi[cur].copy_(state)
         _policy_forward(policy, ws)
-        log_std = ws.p_log_std.clamp(policy.log_std_min, policy.log_std_max)
-        std = log_std.exp()
-        eps = torch.randn_like(std)
-        u = torch.addcmul(ws.p_mean, std, eps)
-        t = torch.tanh(u)
-        pi = torch.addcmul(policy.action_bias, t, policy.action_scale)
-        log_pi = policy.log_prob(u, ws.p_mean, log_std)
+        a = policy.action_dim
+        mean_t, raw_log_std_t = ws.head_t[:a], ws.head_t[a:]
+        log_std_t = torch.clamp(raw_log_std_t, policy.log_std_min, policy.log_std_max, out=ws.log_std_t)
+        std_t = torch.exp(log_std_t, out=ws.std_t)
+        eps_t = ws.eps_t.copy_(ws.eps.normal_().t())  # drawn row-major over (2 * batch, action_dim), as autograd's
+        u_t = torch.addcmul(mean_t, std_t, eps_t, out=ws.u_t)
+        t_t = torch.tanh(u_t, out=ws.t_t)
+        pi_t = torch.addcmul(policy.action_bias.unsqueeze(1), t_t, policy.action_scale.unsqueeze(1))
+        log_pi = policy.log_prob(u_t.t(), mean_t.t(), log_std_t.t())
 
         # Soft Bellman target with clipped double Q.
-        tq, cq, aq = ws.q
-        torch.cat([next_state, pi[nxt]], 1, out=ws.xa_next)
-        q1_next = _q_forward(tr.target_soft_q_net1, ws.xa_next, tq[0])
-        q2_next = _q_forward(tr.target_soft_q_net2, ws.xa_next, tq[1])
-        min_q_next = torch.min(q1_next, q2_next).squeeze(1) - alpha * log_pi[nxt]
-        next_q_value = reward_scale * reward + gamma * (1.0 - done) * min_q_next
+        tq, cq, aq = ws.q_target, ws.q_critic, ws.q_actor
+        torch.cat([next_state, pi_t[:, nxt].t()], 1, out=ws.xa_next)
+        _q_forward(tr.target_soft_q_net1, ws.xa_next, tq[0])
+        _q_forward(tr.target_soft_q_net2, ws.xa_next, tq[1])
+        min_q_next = torch.amin(ws.q_next, 0).sub_(log_pi[nxt], alpha=alpha)
+        if reward_scale != 1.0:
+            torch.mul(reward, reward_scale, out=row["target_q"])
+        else:
+            row["target_q"].copy_(reward)
+        target_q = row["target_q"].addcmul_(torch.rsub(done, 1.0), min_q_next, value=gamma)
+        row["reward"].copy_(reward)
 
         # Critic step.
         torch.cat([state, action], 1, out=ws.xa)
-        q1_a = _q_forward(q1, ws.xa, cq[0]).squeeze(1)
-        q2_a = _q_forward(q2, ws.xa, cq[1]).squeeze(1)
-        err1, err2 = q1_a - next_q_value, q2_a - next_q_value
-        qf1_loss, qf2_loss = err1.square().mean(), err2.square().mean()
-        _q_backward_weights(q1, ws.xa, cq[0], err1.mul_(2.0 / batch).unsqueeze(1))
-        _q_backward_weights(q2, ws.xa, cq[1], err2.mul_(2.0 / batch).unsqueeze(1))
+        _q_forward(q1, ws.xa, cq[0])
+        _q_forward(q2, ws.xa, cq[1])
+        err = torch.sub(stats[4:6], target_q, out=ws.err)  # rows q1, q2
+        torch.mul(err, err, out=stats[0:2])  # rows sq_err1, sq_err2
+        err.mul_(2.0 / batch)
+        _q_backward_weights(q1, ws.xa, cq[0], err[0].view(batch, 1), ws.g_q1)
+        _q_backward_weights(q2, ws.xa, cq[1], err[1].view(batch, 1), ws.g_q1)
         with tr._locked():
             adam_step(tr.q_optimizer)
 
         # Actor step, against the critics just updated.
-        pi_cur, t_cur, log_pi_cur = pi[cur], t[cur], log_pi[cur]
-        torch.cat([state, pi_cur], 1, out=ws.xa_pi)
-        q1_pi = _q_forward(q1, ws.xa_pi, aq[0])
-        q2_pi = _q_forward(q2, ws.xa_pi, aq[1])
-        first = q1_pi <= q2_pi
-        min_qf_pi = torch.where(first, q1_pi, q2_pi).squeeze(1)
-        policy_loss = (alpha * log_pi_cur - min_qf_pi).mean()
+        t_cur = t_t[:, cur]
+        torch.cat([state, pi_t[:, cur].t()], 1, out=ws.xa_pi)
+        _q_forward(q1, ws.xa_pi, aq[0])
+        _q_forward(q2, ws.xa_pi, aq[1])
+        first = ws.q_pi[0] <= ws.q_pi[1]
+        torch.where(first, ws.q_pi[0], ws.q_pi[1], out=row["min_q_pi"])
+        row["log_pi"].copy_(log_pi[cur])
         # d(-mean(min_q))/dq_k is -1/B on the rows where network k gives the minimum.
-        dq1 = first.to(q1_pi.dtype).mul_(-1.0 / batch)
-        dq2 = (~first).to(q1_pi.dtype).mul_(-1.0 / batch)
-        d_pi = _q_backward_action(q1, aq[0], dq1, s_dim) + _q_backward_action(q2, aq[1], dq2, s_dim)
-        d_u = (alpha * (2.0 / batch)) * t_cur + d_pi * policy.action_scale * (1.0 - t_cur.square())
-        raw = ws.p_log_std[cur]
-        unclamped = (raw >= policy.log_std_min) & (raw <= policy.log_std_max)
-        d_log_std = (d_u * std[cur] * eps[cur] - alpha / batch) * unclamped
-        _policy_backward(policy, ws, cur, d_u, d_log_std)
+        torch.mul(first, -1.0 / batch, out=ws.dq[0])
+        torch.sub(-1.0 / batch, ws.dq[0], out=ws.dq[1])
+        # dL/da, transposed: (action_dim, batch) = W1_action^T @ dh1^T, summed over both critics.
+        w1a_1, w1a_2 = q1.linear1.weight[:, s_dim:], q2.linear1.weight[:, s_dim:]
+        _q_backward_hidden(q1, aq[0], ws.dq[0].view(batch, 1))
+        torch.mm(w1a_1.t(), aq[0].dh1.t(), out=ws.d_pi_t)
+        _q_backward_hidden(q2, aq[1], ws.dq[1].view(batch, 1))
+        d_pi_t = ws.d_pi_t.addmm_(w1a_2.t(), aq[1].dh1.t())
+        # dL/du = alpha * 2t / B + dL/da * scale * (1 - t^2); dL/dlog_std = dL/du * std * eps - alpha / B where
+        # log_std was not clamped (clamp passes the gradient where the clamped value equals the raw one).
+        d_u = ws.d_head_t[:a]
+        torch.mul(t_cur, t_cur, out=d_u).neg_().add_(1.0).mul_(d_pi_t).mul_(policy.action_scale.unsqueeze(1))
+        d_u.add_(t_cur, alpha=alpha * 2.0 / batch)
+        d_log_std = ws.d_head_t[a:]
+        torch.mul(d_u, std_t[:, cur], out=d_log_std).mul_(eps_t[:, cur]).sub_(alpha / batch)
+        d_log_std.mul_(log_std_t[:, cur] == raw_log_std_t[:, cur])
+        _policy_backward(policy, ws, cur, self._head)
 
-        # Temperature step, on the same log-probabilities.
+        means = stats.mean(1).tolist()
+        m = dict(zip(_STAT_ROWS, means))
+        # Temperature step, on the same log-probabilities: dL/dlog_alpha = -mean(log_pi + target_entropy).
         if auto_entropy:
-            entropy_gap = log_pi_cur + target_entropy
-            torch.neg(entropy_gap.mean(), out=tr.log_alpha.grad.view(()))
-            alpha_loss = -(tr.log_alpha * entropy_gap).mean()
-        else:
-            alpha_loss = torch.zeros((), device=tr.device)
-
+            tr.log_alpha.grad.fill_(-(m["log_pi"] + target_entropy))
         with tr._locked():
             adam_step(tr.policy_optimizer)
             if auto_entropy:
@@ -262,22 +327,21 @@ class FusedUpdate:
             torch._foreach_lerp_(tr._target_params, tr._q_params, soft_tau)
             tr._num_updates += 1
 
-        return torch.stack(
-            [
-                qf1_loss,
-                qf2_loss,
-                qf1_loss + qf2_loss,
-                policy_loss,
-                alpha_loss.reshape(()),
-                alpha.squeeze(),
-                -log_pi_cur.mean(),
-                q1_a.mean(),
-                q2_a.mean(),
-                min_qf_pi.mean(),
-                next_q_value.mean(),
-                reward.mean(),
-            ]
-        )
+        alpha_loss = -log_alpha_before * (m["log_pi"] + target_entropy) if auto_entropy else 0.0
+        return [
+            m["sq_err1"],
+            m["sq_err2"],
+            m["sq_err1"] + m["sq_err2"],
+            alpha * m["log_pi"] - m["min_q_pi"],
+            alpha_loss,
+            alpha,
+            -m["log_pi"],
+            m["q1"],
+            m["q2"],
+            m["min_q_pi"],
+            m["target_q"],
+            m["reward"],
+        ]
 
 
 def fused_update_supported(trainer: Any) -> bool:

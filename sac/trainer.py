@@ -64,7 +64,7 @@ from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.fused import STAT_NAMES, FusedUpdate, fused_update_supported
 from sac.networks import GaussianPolicy, SoftQNetwork
-from sac.optim import SharedAdam, fused_supported
+from sac.optim import PreparedAdam, SharedAdam
 from sac.replay import PrefetchingSampler
 
 CHECKPOINT_FORMAT = "sac.SACTrainer"
@@ -154,7 +154,7 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
 def _adam(params: list[torch.Tensor], lr: float, shared: bool) -> torch.optim.Adam:
     if shared:
         return SharedAdam(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, fused=fused_supported(params))
+    return PreparedAdam(params, lr=lr)
 
 
 class SACTrainer:
@@ -348,7 +348,7 @@ class SACTrainer:
             values = self._fused(
                 state, action, reward, next_state, done, reward_scale=reward_scale, auto_entropy=auto_entropy,
                 target_entropy=target_entropy, gamma=gamma, soft_tau=soft_tau,
-            ).tolist()  # fmt: skip
+            )  # fmt: skip
             return self._stats(values, target_entropy, batch_size, use_demos)
         alpha = self.log_alpha.detach().exp()
 

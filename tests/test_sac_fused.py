@@ -94,7 +94,7 @@ def test_fused_gradients_match_autograd_with_clamped_log_std() -> None:
         for h in handles:
             h.remove()
         grads[name] = captured
-    raw = fused._fused._workspaces[B].p_log_std  # type: ignore[union-attr]
+    raw = fused._fused._workspaces[B].head_t[A:]  # the raw log-std, transposed  # type: ignore[union-attr]
     log_std_min, log_std_max = fused.policy_net.log_std_min, fused.policy_net.log_std_max
     assert bool((raw < log_std_min).any()) and bool((raw > log_std_max).any())
     assert grads["ref"].keys() == grads["fused"].keys() and len(grads["ref"]) == 12 + 8 + 1
@@ -125,16 +125,20 @@ def test_a_pickled_trainer_leaves_the_update_buffers_behind() -> None:
     assert isinstance(clone._fused, FusedUpdate) and clone._fused is not fused._fused
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["Adam", "SharedAdam"])
-def test_adam_step_equals_optimizer_step(shared: bool) -> None:
+@pytest.mark.parametrize("kind", ["Adam", "PreparedAdam", "SharedAdam"])
+def test_adam_step_equals_optimizer_step(kind: str) -> None:
     from sac import SharedAdam
-    from sac.optim import adam_step
+    from sac.optim import PreparedAdam, adam_step
 
     torch.manual_seed(0)
     nets = [torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)) for _ in range(2)]
     nets[1].load_state_dict(nets[0].state_dict())
-    make = (lambda p: SharedAdam(p, lr=1e-2)) if shared else (lambda p: torch.optim.Adam(p, lr=1e-2, fused=True))
-    opts = [make(n.parameters()) for n in nets]
+    make = {
+        "Adam": lambda p: torch.optim.Adam(p, lr=1e-2, fused=True),
+        "PreparedAdam": lambda p: PreparedAdam(p, lr=1e-2),
+        "SharedAdam": lambda p: SharedAdam(p, lr=1e-2),
+    }[kind]
+    opts = [torch.optim.Adam(nets[0].parameters(), lr=1e-2, fused=True), make(nets[1].parameters())]
     calls = []
     for step in range(4):
         x = torch.randn(16, 5)

@@ -57,6 +57,11 @@ def _hogwild_worker(trainer: SACTrainer, n_updates: int, out: Any) -> None:
             trainer.log_alpha.is_shared(),
             trainer.policy_net.linear1.weight.is_shared(),
             trainer.q_optimizer.state[trainer.soft_q_net1.linear1.weight]["step"].is_shared(),
+            # the step counts arrive packed (views of one shared tensor), so adam_step advances them with one add
+            all(
+                opt.step_base is not None and all(s["step"]._base is opt.step_base for s in opt.state.values())
+                for opt in trainer.optimizers().values()
+            ),
         )
     )
 
@@ -81,7 +86,7 @@ def test_two_spawned_processes_update_the_same_shared_trainer() -> None:
     for p in procs:
         p.join(timeout=60)
     assert [p.exitcode for p in procs] == [0, 0]
-    assert reports == [(True, True, True)] * 2
+    assert reports == [(True, True, True, True)] * 2
 
     # Both workers' steps landed in the parent's tensors: the shared counters count 2 * n.
     assert trainer.num_updates == 2 * n
