@@ -1,52 +1,78 @@
 """SAC update speed at batch 256, hidden 256, one thread, against the FLOP roofline of this CPU.
 
-    python bench/sac_speed.py                 # ~1-2 min; writes bench/results/sac_speed.json
+    python bench/sac_speed.py                 # ~1.5-3 min; writes bench/results/sac_speed.json
     python bench/sac_speed.py --rounds 3      # quicker, noisier
     python bench/sac_speed.py --compile       # also the torch.compile variant (compiles for 15-60 s)
 
-In one run, interleaved round by round (this machine is shared and its speed drifts), it measures:
-
-- the peak: a plain fp32 ``torch.mm`` of (256 x 256) @ (256 x 256) -- the shape of the hidden layers at batch 256 --
-  on one thread, operands hot in cache;
-- updates/s of several variants of the update, from the straightforward one to the package's `SACTrainer.update`.
+It measures updates/s of several variants of the update, from the straightforward one to the package's
+`SACTrainer.update`, and the peak: a plain fp32 ``torch.mm`` of (256 x 256) @ (256 x 256) -- the shape of the
+hidden layers at batch 256 -- on one thread, operands hot in cache. This machine is shared and its speed drifts
+within seconds, so each variant's updates are timed in chunks of 5 interleaved with chunks of the reference
+product (`paired_rate`), and its fraction of peak in a round is its rate over the matmul rate measured alongside
+it; rounds go through all variants in turn, and the tables give medians over rounds.
 
 FLOPs are counted analytically from the layer shapes, 2 per multiply-add. Per sample, a policy forward is
 ``P = s*h + h*h + 2*h*a`` and a Q forward ``Q = (s+a)*h + h*h + h``. The nominal count of one update takes
 backward as 2x forward: target (P + 2Q), critic step (2 x 3Q), actor step (3P + 2 x 3Q): ``4P + 14Q``; with
 s=33, a=5, h=256, batch 256 that is 0.70 GFLOP. The package's actor step asks autograd for the policy's gradients
 only, so the critics' weight gradients are never computed there: it executes ``4P + 12Q`` (0.62 GFLOP).
-"fraction of peak" = nominal FLOPs x updates/s / peak (the executed work, reported too, is lower).
+The package's fused update (I) executes less again, ``2P + 8Q + 6h^2 + 4h + 6ah + sh`` (0.60 GFLOP): one policy
+forward on [s'; s], no input gradients nobody reads. "fraction of peak" = nominal FLOPs x updates/s / peak, the
+same work unit for every variant (the executed work, reported too, is lower).
 
-Results on the 2-core dev VM (Intel Xeon @ 2.5 GHz, AVX-512, Firecracker; torch 2.13.0+cpu), 7 interleaved
-rounds, medians. 2026-11-23 (commit 8301eb1, `bench/results/sac_speed.json`): matmul peak 189 GFLOP/s (184-195
-over the rounds) -> nominal roofline 271 updates/s. An earlier run the same day (before the fused update's buffers
-were shared between phases) gave I 166.9 upd/s, 60.0%, against E 135.8, 48.3%, peak 194. On 2026-11-22 the same
-VM was slower (peak 123 GFLOP/s; A 54.1, E 71.5 upd/s, 40.0%), with the same ranking.
+Results, 2026-11-23 (second session), on the 2-core dev VM as it was that day: AMD EPYC (Zen 4, AVX-512),
+torch 2.13.0+cpu, 15 rounds of 40 updates per variant, medians (`bench/results/sac_speed.json`). Matmul peak 96.9
+GFLOP/s (median of all readings) -> nominal roofline 139 updates/s. This is the kind of machine the issue's
+figures describe (a straightforward update ~75/s, a peak near 90 GFLOP/s).
 
 | variant                                                                     | upd/s | % of peak (nominal) |
 |-----------------------------------------------------------------------------|-------|---------------------|
-| A straightforward: nn.Sequential critics, for-loop Adam, full actor         |  99.4 | 37.0                |
+| A straightforward: nn.Sequential critics, for-loop Adam, full actor         |  60.9 | 45.0                |
 |   backward, policy re-forward for the alpha loss, Python-loop Polyak        |       |                     |
-| B + fused Adam (for-loop Adam costs ~0.7 ms of Python per step here)        | 102.5 | 39.0                |
-| C + actor backward into the policy only (``backward(inputs=...)``)          | 110.1 | 41.8                |
-| D + in-place ReLU, alpha loss on the actor's log-prob, ``_foreach_lerp_``   | 124.5 | 47.4                |
-| E the package's autograd update (``fused_update=False``; D + replay         | 124.7 | 46.0                |
+| B + fused Adam (for-loop Adam costs ~0.7 ms of Python per step here)        |  69.0 | 49.1                |
+| C + actor backward into the policy only (``backward(inputs=...)``)          |  77.3 | 56.1                |
+| D + in-place ReLU, alpha loss on the actor's log-prob, ``_foreach_lerp_``   |  77.7 | 58.9                |
+| E the package's autograd update (``fused_update=False``; D + replay         |  82.5 | 60.6                |
 |   sampling + stats dict)                                                    |       |                     |
-| F D + twin critics stacked in one module (bmm; both Q(s, pi) in one pass)   | 122.8 | 47.0                |
-| I the package's default update, sac/fused.py: hand-written gradients into   | 150.4 | 57.8                |
-|   preallocated buffers, one policy forward on [s'; s], Adam's kernel called |       |                     |
-|   directly (``sac.optim.adam_step``)                                        |       |                     |
-| G I with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc., subprocess)       | 165.0 | 60.9                |
+| F D + twin critics stacked in one module (bmm; both Q(s, pi) in one pass)   |  76.4 | 56.6                |
+| I the package's default update, sac/fused.py: hand-written gradients into   | 104.1 | 75.7                |
+|   preallocated buffers, one policy forward on [s'; s], thin products in     |       |                     |
+|   their fast layouts, Adam's kernel called directly (``sac.optim``)         |       |                     |
+| G I with glibc malloc tuned (MALLOC_MMAP_THRESHOLD_ etc., subprocess)       | 104.0 | 74.0                |
 | H D with torch.compile (inductor) of both losses (``--compile``; a busier  |  49.8 | 36.4                |
-|   3-round run on 2026-11-22, in which E gave 45.0 upd/s, 36.1%)             |       |                     |
+|   3-round run on 2026-11-22, Intel VM, in which E gave 45.0 upd/s, 36.1%)  |       |                     |
 
-Findings:
-- The package's default update (I) is 1.2x its autograd update (E) and 1.5x the straightforward one (A), 58-60%
-  of the matmul peak: better, and still short of the 70% target. What is left: the ~0.6 GFLOP of matrix products
-  take ~3.2 ms at peak, the update ~6.3 ms; the rest is ~150 small kernel calls (elementwise ops on (512, 5)
-  tensors, bias-gradient sums, ReLU masks, the (batch, hidden) bias copies of ``addmm``) at 5-20 us each, and the
-  thin products (K = 38, 33, 5) running far below peak. Sharing buffers across phases (working set 8 -> 2.5 MB)
-  made no measurable difference.
+Per round, I ranged 60-81% (E 47-68%); the spread is the machine's. The target, at least 70% of the peak, is met
+on this machine. The same VM has also run on a much faster Intel Xeon host (2026-11-22 and the first session of
+2026-11-23: peak 123-194 GFLOP/s), where the fixed per-call costs weigh twice as much against the matrix products:
+there the previous fused update reached 58-60% and E 46-48% (`git show 0db1f07:bench/sac_speed.py`), and this
+version has not been measured (that host was not available again).
+
+The fused update's history, measured A/B in one session by `python bench/update_ab.py --base 0db1f07` (alternating
+child processes, base then current; see `bench/results/update_ab.json`):
+the version of commit 0db1f07 (buffers, one policy forward, direct Adam kernel) 73.8% of peak (24 readings,
+65-78%), this one 79.4% (75-86%), ahead in each of the 8 pairs: 1.08x. (A 6-pair run of a prototype script gave
+74.0% vs 76.1%.) What
+this version adds, each measured alone at these shapes (`torch.mm`, one thread, median of 7 x 300 calls):
+
+- ``dL/da`` = ``dh1 @ W1[:, s:]`` -- (256 x 256) @ (256 x 5) with a strided right operand -- takes ~109 us; its
+  transpose ``W1[:, s:].T @ dh1.T``, (5 x 256) @ (256 x 256), ~21 us. Twice per update.
+- the two policy heads, each (512 x 256) @ (256 x 5) at ~58 us, as one transposed product (10 x 256) @
+  (256 x 512) at ~55 us; the elementwise chain after it then runs on contiguous (5, 512) rows.
+- first-layer weight gradients, ``dh1.T @ x`` into (256, 38) at ~106 us, as ``x.T @ dh1`` into (38, 256) plus
+  a transposed copy at ~85 us. Three per update.
+- the 12 statistics for logging: 11 separate means and a stack (~5 us each) -> rows of one (8, batch) buffer
+  written by the operations that compute them, one ``mean`` and one ``tolist``; alpha as a Python float.
+- Adam's step counters: ``_foreach_add_`` over 21 0-d tensors (~14 us per optimizer, each a dispatch) -> one
+  ``add_`` on the tensor they are views of (`PreparedAdam`, ~3 us).
+
+What is left (profile, one update ~9.6 ms at peak 100): the matrix products take ~7.3 ms, of which the 16
+(256 x 256 x 256)-sized ones run at 85-95% of peak in place (their operands come from L3; ~340 us hot, 350-410 us
+in the update); the rest, ~2.3 ms, is Python and dispatch (~0.9 ms: a batch-8, hidden-8 update takes that long),
+the two Adam steps and Polyak (~0.45 ms) and ~60 small elementwise kernels. The last two have no eager fusion left
+to use; removing the Python would need a compiled kernel (see H).
+
+Findings from earlier sessions (Intel VM, where the absolute rates are higher):
 - Why the autograd update stalls (measured 2026-11-22, peak 123): per-op overhead on this VM. A tiny update
   (batch 16, hidden 16) still takes 4.7 ms (Python, dispatcher, autograd engine, three optimizer calls); batch
   16 at hidden 256 takes 6.8 ms; the update's matmuls alone at peak take 5.7 ms. So even with perfect matmuls
@@ -54,12 +80,13 @@ Findings:
   costs ~100-180 us to write (cache-cold memory; the biased ``addmm`` copies its bias into a fresh output,
   ``threshold_backward`` allocates one), against ~15 us in place: what the fused update avoids.
 - F (stacked twin Q) was faster than E in every one of 9 rounds on 2026-11-22, by ~5%, and not on 2026-11-23
-  (122.8 vs 124.7); not adopted, because it would replace the contract's ``soft_q_net1/2`` modules.
-- G: 165.0 vs I's 150.4 in the run above, but G runs after the interleaved rounds, in its own process, and the
-  day's earlier run had I at 166.9 without it; on 2026-11-22 G gave no gain (71.2 vs 71.5). At steady state the
-  update makes no page faults anyway (glibc's dynamic mmap threshold adapts). Not adopted.
+  (122.8 vs 124.7; on the AMD host 76.4 vs 82.5); not adopted, because it would replace the contract's
+  ``soft_q_net1/2`` modules.
+- G: no gain on the AMD host (104.0 vs I's 104.1 upd/s) nor on 2026-11-22 (71.2 vs 71.5); one Intel run had 165.0
+  vs 150.4, with G measured after the interleaved rounds in its own process. At steady state the update makes no
+  page faults anyway (glibc's dynamic mmap threshold adapts). Not adopted.
 - H: compiling takes 15-55 s per process (each Hogwild worker would pay it), and the compiled update was not
-  reliably faster: +10% over E in the bench run above, but slower in a prototype (29-34 updates/s compiled,
+  reliably faster: +10% over E in a 3-round bench run, but slower in a prototype (29-34 updates/s compiled,
   default and max-autotune-no-cudagraphs modes, vs 44 eager). Not adopted.
 - Also tried in prototypes, no measurable gain: ``zero_grad(set_to_none=False)`` (64.4 vs 66.7 updates/s),
   ``mm`` + in-place bias add instead of ``addmm`` (39.6 vs 39.5, a busy moment), a hand-written autograd
@@ -337,8 +364,8 @@ def main() -> None:
     ap.add_argument("--action-dim", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds; medians are reported")
-    ap.add_argument("--updates", type=int, default=20, help="updates timed per variant per round")
+    ap.add_argument("--rounds", type=int, default=15, help="interleaved rounds; medians are reported")
+    ap.add_argument("--updates", type=int, default=40, help="updates timed per variant per round")
     ap.add_argument("--compile", action="store_true", help="include the torch.compile variant (slow to build)")
     ap.add_argument("--package-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS)
