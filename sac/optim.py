@@ -125,16 +125,9 @@ class SharedAdam(PreparedAdam):
     that already hold this optimizer see the loaded state.
     """
 
-    def __init__(
-        self,
-        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
-        lr: float = 3e-4,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        fused: bool | None = None,
-    ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The arguments of `PreparedAdam`."""
+        super().__init__(*args, **kwargs)
         self.share_memory()
 
     def share_memory(self) -> SharedAdam:
