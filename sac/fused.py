@@ -8,9 +8,10 @@ twin-critic target and the actor step share one policy forward of ``[s'; s]`` (b
 step), and each backward computes only what an optimizer reads: weight gradients for the trained network, input
 gradients only where the chain rule needs them. The thin products (``action_dim`` or ``state_dim`` wide) are
 computed in whichever layout MKL runs fastest: the policy's two heads as one transposed ``(2 * action_dim, 2 *
-batch)`` product, ``dL/da`` transposed, the first layers' weight gradients as their transposes (4-6x and 1.3x faster
-than the plain layouts at these shapes). The statistics for logging are written as rows of one buffer and averaged
-by one call; the Adam step counters advance with one ``add_`` (`sac.optim.PreparedAdam`).
+batch)`` product (2x), ``dL/da`` transposed (5x), the first layers' weight gradients through their transposes
+(1.25x; measured at batch 256, hidden 256, see bench/sac_speed.py). The statistics for logging are written as
+rows of one buffer and averaged by one call; the Adam step counters advance with one ``add_``
+(`sac.optim.PreparedAdam`).
 
 The order is the paper's and the package's: target under no graph, critic step, actor step against the updated
 critics, ``log_alpha`` step, Polyak update. The gradients are written into each parameter's ``.grad`` and the
