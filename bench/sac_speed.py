@@ -301,15 +301,6 @@ def make_package_update(
 # -- measurement -------------------------------------------------------------------------------------------------
 
 
-def rate(update: Callable[[], None], n: int) -> float:
-    for _ in range(3):
-        update()
-    t = time.perf_counter()
-    for _ in range(n):
-        update()
-    return n / (time.perf_counter() - t)
-
-
 class _Matmul:
     """The peak's reference product, (256 x 256) @ (256 x 256), with its operands allocated once."""
 

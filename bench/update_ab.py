@@ -44,6 +44,10 @@ print(json.dumps(readings))
 """
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def measure(tree: Path) -> list[float]:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(tree), str(ROOT / "bench")], capture_output=True, text=True, check=True
@@ -57,16 +61,11 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=6, help="alternations (base, current)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    rev = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", args.base], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    rev, head = _git("rev-parse", "--short", args.base), _git("rev-parse", "--short", "HEAD")
     readings: dict[str, list[float]] = {"base": [], "current": []}
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "base"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), rev], check=True)
+        _git("worktree", "add", "-q", "--detach", str(tree), rev)
         try:
             for i in range(args.pairs):
                 readings["base"] += measure(tree)

@@ -67,9 +67,9 @@ class PreparedAdam(torch.optim.Adam):
         # Unpickling rebuilds each step as its own tensor. Where they still lie in the base's memory (shared memory
         # sent to a spawned process), make them views again; otherwise (a plain pickle copies each) drop the base.
         base = self.__dict__.setdefault("step_base", None)
-        steps = [self.state[p]["step"] for g in self.param_groups for p in g["params"] if p in self.state]
         if base is None:
             return
+        steps = [self.state[p]["step"] for g in self.param_groups for p in g["params"] if p in self.state]
         ptr, offset, stride = base.untyped_storage().data_ptr(), base.storage_offset(), base.stride(0)
         if len(steps) == base.numel() and all(
             s.untyped_storage().data_ptr() == ptr and s.storage_offset() == offset + i * stride
