@@ -15,10 +15,11 @@ from sac._version import __version__
 
 if TYPE_CHECKING:
     from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from sac.config import SACConfig
     from sac.networks import GaussianPolicy, SoftQNetwork
     from sac.optim import SharedAdam
     from sac.replay import Batch, ReplayBuffer, start_replay_manager
-    from sac.trainer import SACConfig, SACTrainer, resolve_device
+    from sac.trainer import SACTrainer, resolve_device
 
 _EXPORTS = {
     "CheckpointError": "sac.checkpoint",
@@ -30,7 +31,7 @@ _EXPORTS = {
     "Batch": "sac.replay",
     "ReplayBuffer": "sac.replay",
     "start_replay_manager": "sac.replay",
-    "SACConfig": "sac.trainer",
+    "SACConfig": "sac.config",
     "SACTrainer": "sac.trainer",
     "resolve_device": "sac.trainer",
 }

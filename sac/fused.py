@@ -31,15 +31,40 @@ The gradients, for a batch of ``B`` (``t = tanh(u)``, ``u = mean + std * eps``, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import torch
 
+from sac.config import SACConfig
+from sac.networks import GaussianPolicy, SoftQNetwork
 from sac.optim import adam_step
 
-if TYPE_CHECKING:
-    from sac.networks import GaussianPolicy, SoftQNetwork
-    from sac.trainer import SACTrainer
+
+class Learner(Protocol):
+    """What the fused update reads and writes: the public state of `sac.trainer.SACTrainer`."""
+
+    config: SACConfig
+    device: torch.device
+    state_dim: int
+    action_dim: int
+    policy_net: GaussianPolicy
+    soft_q_net1: SoftQNetwork
+    soft_q_net2: SoftQNetwork
+    target_soft_q_net1: SoftQNetwork
+    target_soft_q_net2: SoftQNetwork
+    log_alpha: torch.Tensor
+    policy_params: list[torch.Tensor]
+    q_params: list[torch.Tensor]
+    target_params: list[torch.Tensor]
+    q_optimizer: torch.optim.Optimizer
+    policy_optimizer: torch.optim.Optimizer
+    alpha_optimizer: torch.optim.Optimizer
+    update_count: torch.Tensor
+    default_target_entropy: float
+
+    def locked(self) -> AbstractContextManager[Any]: ...
+
 
 STAT_NAMES = (
     "qf1_loss",
@@ -89,7 +114,7 @@ class _Workspace:
     on them then runs on contiguous rows.
     """
 
-    def __init__(self, trainer: SACTrainer, batch: int) -> None:
+    def __init__(self, trainer: Learner, batch: int) -> None:
         dev = trainer.device
         s, a, h = trainer.state_dim, trainer.action_dim, trainer.config.hidden_dim
 
@@ -203,7 +228,7 @@ class FusedUpdate:
     as the autograd update does, so both give the same numbers from the same seed.
     """
 
-    def __init__(self, trainer: SACTrainer) -> None:
+    def __init__(self, trainer: Learner) -> None:
         self.trainer = trainer
         self._workspaces: dict[int, _Workspace] = {}
         self._head = _HeadGrads(trainer.policy_net)
@@ -232,20 +257,17 @@ class FusedUpdate:
         reward: torch.Tensor,
         next_state: torch.Tensor,
         done: torch.Tensor,
-        *,
-        reward_scale: float,
-        auto_entropy: bool,
-        target_entropy: float,
-        gamma: float,
-        soft_tau: float,
     ) -> list[float]:
         tr = self.trainer
+        cfg = tr.config
+        reward_scale, gamma, soft_tau, auto_entropy = cfg.reward_scale, cfg.gamma, cfg.soft_tau, cfg.auto_entropy
+        target_entropy = tr.default_target_entropy
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
         batch, s_dim = state.shape
         ws = self._workspace(batch)
         nxt, cur = slice(0, batch), slice(batch, 2 * batch)
-        self._attach_grads(tr._q_params)
-        self._attach_grads(tr._policy_params)
+        self._attach_grads(tr.q_params)
+        self._attach_grads(tr.policy_params)
         self._attach_grads([tr.log_alpha])
         # alpha and log(alpha) before this update's temperature step, as Python floats (the float32 values).
         log_alpha_before = tr.log_alpha.item()
@@ -290,7 +312,7 @@ class FusedUpdate:
         err.mul_(2.0 / batch)
         _q_backward_weights(q1, ws.xa, cq[0], err[0].view(batch, 1), ws.g_q1)
         _q_backward_weights(q2, ws.xa, cq[1], err[1].view(batch, 1), ws.g_q1)
-        with tr._locked():
+        with tr.locked():
             adam_step(tr.q_optimizer)
 
         # Actor step, against the critics just updated.
@@ -325,12 +347,12 @@ class FusedUpdate:
         # Temperature step, on the same log-probabilities: dL/dlog_alpha = -mean(log_pi + target_entropy).
         if auto_entropy:
             tr.log_alpha.grad.fill_(-(m["log_pi"] + target_entropy))
-        with tr._locked():
+        with tr.locked():
             adam_step(tr.policy_optimizer)
             if auto_entropy:
                 adam_step(tr.alpha_optimizer)
-            torch._foreach_lerp_(tr._target_params, tr._q_params, soft_tau)
-            tr._num_updates += 1
+            torch._foreach_lerp_(tr.target_params, tr.q_params, soft_tau)
+            tr.update_count += 1
 
         alpha_loss = -log_alpha_before * (m["log_pi"] + target_entropy) if auto_entropy else 0.0
         return [
@@ -349,10 +371,8 @@ class FusedUpdate:
         ]
 
 
-def fused_update_supported(trainer: Any) -> bool:
+def fused_update_supported(trainer: Learner) -> bool:
     """The hand-written update covers the package's own networks, on CPU or CUDA, in float32."""
-    from sac.networks import GaussianPolicy, SoftQNetwork
-
     nets = (trainer.soft_q_net1, trainer.soft_q_net2, trainer.target_soft_q_net1, trainer.target_soft_q_net2)
     return (
         type(trainer.policy_net) is GaussianPolicy

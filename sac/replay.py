@@ -1,7 +1,8 @@
 """Replay buffers: a pre-allocated numpy ring buffer, and the same buffer served to many processes.
 
-`ReplayBuffer` stores ``state, action, reward, next_state, done`` in arrays allocated once. ``done`` is true
-termination only: a time-limit truncation is pushed with ``done=False`` so the critic bootstraps through it.
+`ReplayBuffer` stores ``obs, action, reward, next_obs, terminated`` (gymnasium's names, used throughout the
+package) in arrays allocated once. ``terminated`` is true termination only: a time-limit truncation is pushed with
+``terminated=False`` so the critic bootstraps through it.
 
 `start_replay_manager` starts a `multiprocessing` manager process (``spawn``) serving one `ReplayBuffer`; its
 proxy can be handed to ``spawn``ed workers. Every proxy call is a round trip to that process (tens of
@@ -25,18 +26,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-_FIELDS = ("state", "action", "reward", "next_state", "done")
+_FIELDS = ("obs", "action", "reward", "next_obs", "terminated")
+_LEGACY_FIELDS = {"obs": "state", "next_obs": "next_state", "terminated": "done"}  # .npz files of earlier versions
 
 
 class Batch(NamedTuple):
-    """A sampled batch: float32 arrays, ``state``/``next_state`` ``(n, state_dim)``, ``action`` ``(n,
-    action_dim)``, ``reward`` and ``done`` ``(n,)`` (``done`` is 1.0 at true termination only)."""
+    """A sampled batch: float32 arrays, ``obs``/``next_obs`` ``(n, state_dim)``, ``action`` ``(n, action_dim)``,
+    ``reward`` and ``terminated`` ``(n,)`` (``terminated`` is 1.0 at true termination only)."""
 
-    state: np.ndarray
+    obs: np.ndarray
     action: np.ndarray
     reward: np.ndarray
-    next_state: np.ndarray
-    done: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
 
 
 class ReplayBuffer:
@@ -67,26 +69,26 @@ class ReplayBuffer:
 
     # -- filling -------------------------------------------------------------------------------------------
 
-    def push(self, state: Any, action: Any, reward: float, next_state: Any, done: bool | float) -> None:
-        """Add one transition (``done``: true termination only, not truncation)."""
+    def push(self, obs: Any, action: Any, reward: float, next_obs: Any, terminated: bool | float) -> None:
+        """Add one transition (``terminated``: true termination only, not truncation)."""
         i = self.ptr
-        self.states[i] = state
+        self.states[i] = obs
         self.actions[i] = action
         self.rewards[i] = reward
-        self.next_states[i] = next_state
-        self.dones[i] = float(done)
+        self.next_states[i] = next_obs
+        self.dones[i] = float(terminated)
         self.ptr = (i + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
         self.total_pushed += 1
 
-    def push_many(self, states: Any, actions: Any, rewards: Any, next_states: Any, dones: Any) -> None:
+    def push_many(self, obs: Any, actions: Any, rewards: Any, next_obs: Any, terminated: Any) -> None:
         """Add ``n`` transitions given as arrays with a leading dimension ``n`` (one proxy call for many)."""
-        states = np.asarray(states, dtype=np.float32).reshape(-1, self.state_dim)
+        states = np.asarray(obs, dtype=np.float32).reshape(-1, self.state_dim)
         n = len(states)
         actions = np.asarray(actions, dtype=np.float32).reshape(n, self.action_dim)
         rewards = np.asarray(rewards, dtype=np.float32).reshape(n)
-        next_states = np.asarray(next_states, dtype=np.float32).reshape(n, self.state_dim)
-        dones = np.asarray(dones, dtype=np.float32).reshape(n)
+        next_states = np.asarray(next_obs, dtype=np.float32).reshape(n, self.state_dim)
+        dones = np.asarray(terminated, dtype=np.float32).reshape(n)
         self.total_pushed += n
         if n > self.capacity:  # only the newest `capacity` survive
             cut = n - self.capacity
@@ -110,28 +112,27 @@ class ReplayBuffer:
     @classmethod
     def from_arrays(
         cls,
-        states: Any,
+        obs: Any,
         actions: Any,
         rewards: Any,
-        next_states: Any,
-        dones: Any,
+        next_obs: Any,
+        terminated: Any,
         capacity: int | None = None,
         seed: int | None = None,
     ) -> ReplayBuffer:
         """A buffer holding exactly these transitions (``capacity`` defaults to their number)."""
-        states = np.asarray(states, dtype=np.float32)
+        obs = np.asarray(obs, dtype=np.float32)
         actions = np.asarray(actions, dtype=np.float32)
-        if states.ndim != 2 or actions.ndim != 2 or len(states) == 0:
-            raise ValueError("states and actions must be non-empty 2-D arrays")
-        buffer = cls(capacity or len(states), states.shape[1], actions.shape[1], seed=seed)
-        buffer.push_many(states, actions, rewards, next_states, dones)
+        if obs.ndim != 2 or actions.ndim != 2 or len(obs) == 0:
+            raise ValueError("observations and actions must be non-empty 2-D arrays")
+        buffer = cls(capacity or len(obs), obs.shape[1], actions.shape[1], seed=seed)
+        buffer.push_many(obs, actions, rewards, next_obs, terminated)
         return buffer
 
     @classmethod
     def from_transitions(cls, transitions: Any, capacity: int | None = None, seed: int | None = None) -> ReplayBuffer:
         """A buffer from an object with arrays ``obs, action, reward, next_obs, terminated`` (e.g. the
-        ``Transitions`` of ``grasp_env.expert.collect_demonstrations``); ``done = terminated``, so truncated
-        steps bootstrap."""
+        ``Transitions`` of ``grasp_env.expert.collect_demonstrations``); truncated steps bootstrap."""
         return cls.from_arrays(
             transitions.obs,
             transitions.action,
@@ -193,7 +194,7 @@ class ReplayBuffer:
             )
         self.ptr = 0
         self._size = 0
-        self.push_many(*(np.asarray(data[k]) for k in _FIELDS))
+        self.push_many(*(np.asarray(data[k if k in data else _LEGACY_FIELDS.get(k, k)]) for k in _FIELDS))
         self.total_pushed = int(data["total_pushed"]) if "total_pushed" in data else self._size
         if "rng_state" in data:
             self.rng.bit_generator.state = json.loads(str(np.asarray(data["rng_state"])))

@@ -46,12 +46,10 @@ Hogwild workers a manager proxy (or attach buffers inside the worker).
 """
 
 import copy
-import dataclasses
 import json
 import math
 import warnings
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass
 from multiprocessing.managers import BaseProxy
 from pathlib import Path
 from typing import Any
@@ -62,6 +60,7 @@ import torch.nn.functional as F
 
 from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sac.config import SHAPE_FIELDS, SACConfig
 from sac.fused import STAT_NAMES, FusedUpdate, fused_update_supported
 from sac.networks import GaussianPolicy, SoftQNetwork
 from sac.optim import PreparedAdam, SharedAdam
@@ -69,76 +68,6 @@ from sac.replay import PrefetchingSampler
 
 CHECKPOINT_FORMAT = "sac.SACTrainer"
 CHECKPOINT_FORMAT_VERSION = 1
-
-
-@dataclass
-class SACConfig:
-    """Learning hyperparameters of SAC. Every field has a docstring (used for generated command-line help)."""
-
-    hidden_dim: int = 256
-    """Width of the two hidden layers of the policy and of each Q network."""
-    lr: float = 3e-4
-    """Adam learning rate of the policy and of the Q networks."""
-    alpha_lr: float = 3e-4
-    """Adam learning rate of log(alpha), the entropy temperature (used when auto_entropy)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    soft_tau: float = 0.005
-    """Polyak rate of the target critics: target <- (1 - soft_tau) * target + soft_tau * online, every update."""
-    batch_size: int = 256
-    """Transitions per gradient update."""
-    reward_scale: float = 1.0
-    """Plain multiplier on rewards in the critic target (no normalisation); like dividing a fixed alpha by it."""
-    auto_entropy: bool = True
-    """Learn alpha to keep the policy's entropy near target_entropy; if false alpha stays at init_alpha."""
-    target_entropy: float | None = None
-    """Target entropy for auto_entropy; None means -action_dim."""
-    init_alpha: float = 1.0
-    """Initial entropy temperature alpha (the constant alpha when auto_entropy is false)."""
-    demo_fraction: float = 0.25
-    """Share of every batch drawn from the demonstration buffer when demonstrations are used."""
-    prefetch: bool = True
-    """With a manager-proxy replay buffer, fetch the next batch in a helper thread during each update."""
-    fused_update: bool = True
-    """Use the hand-written-gradient update (sac/fused.py; same arithmetic, no autograd; 1.2-1.5x faster per update
-    on a 2-core CPU, hidden 256-128). False: the autograd update below, the readable reference."""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "SACConfig":
-        """Build from a dict, ignoring (with a warning) keys this version does not know."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            warnings.warn(f"SACConfig: ignoring unknown fields {unknown}", stacklevel=2)
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-    @classmethod
-    def from_json(cls, text: str) -> "SACConfig":
-        return cls.from_dict(json.loads(text))
-
-    @classmethod
-    def field_docs(cls) -> dict[str, str]:
-        """Field name -> the docstring written under it (for argparse help)."""
-        import ast
-        import inspect
-        import textwrap
-
-        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        docs: dict[str, str] = {}
-        for stmt, nxt in zip(body, body[1:]):
-            if (
-                isinstance(stmt, ast.AnnAssign)
-                and isinstance(stmt.target, ast.Name)
-                and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant)
-                and isinstance(nxt.value.value, str)
-            ):
-                docs[stmt.target.id] = nxt.value.value.strip()
-        return docs
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
@@ -215,15 +144,15 @@ class SACTrainer:
         self.target_soft_q_net1 = copy.deepcopy(self.soft_q_net1).requires_grad_(False)
         self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
         self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)
-        self._num_updates = torch.zeros((), dtype=torch.int64)
+        self.update_count = torch.zeros((), dtype=torch.int64)
 
-        self._policy_params = list(self.policy_net.parameters())
-        self._q_params = [*self.soft_q_net1.parameters(), *self.soft_q_net2.parameters()]
-        self._target_params = [*self.target_soft_q_net1.parameters(), *self.target_soft_q_net2.parameters()]
+        self.policy_params = list(self.policy_net.parameters())
+        self.q_params = [*self.soft_q_net1.parameters(), *self.soft_q_net2.parameters()]
+        self.target_params = [*self.target_soft_q_net1.parameters(), *self.target_soft_q_net2.parameters()]
         if shared:  # before the optimizers, so SharedAdam sees the shared parameters
             self._share_memory()
-        self.q_optimizer = _adam(self._q_params, cfg.lr, shared)
-        self.policy_optimizer = _adam(self._policy_params, cfg.lr, shared)
+        self.q_optimizer = _adam(self.q_params, cfg.lr, shared)
+        self.policy_optimizer = _adam(self.policy_params, cfg.lr, shared)
         self.alpha_optimizer = _adam([self.log_alpha], cfg.alpha_lr, shared)
 
     # -- sharing -------------------------------------------------------------------------------------------
@@ -232,7 +161,7 @@ class SACTrainer:
         for net in self.networks().values():
             net.share_memory()
         self.log_alpha.share_memory_()
-        self._num_updates.share_memory_()
+        self.update_count.share_memory_()
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {
@@ -250,7 +179,7 @@ class SACTrainer:
             "alpha_optimizer": self.alpha_optimizer,
         }
 
-    def _locked(self) -> AbstractContextManager[Any]:
+    def locked(self) -> AbstractContextManager[Any]:
         return self.lock if self.lock is not None else nullcontext()
 
     # -- properties ----------------------------------------------------------------------------------------
@@ -258,7 +187,7 @@ class SACTrainer:
     @property
     def num_updates(self) -> int:
         """Updates done (summed over all processes in shared mode)."""
-        return int(self._num_updates)
+        return int(self.update_count)
 
     @property
     def alpha(self) -> float:
@@ -320,35 +249,22 @@ class SACTrainer:
         min_qf_next_target = torch.min(qf1_next_target, qf2_next_target) - alpha * next_log_pi
         return reward_scale * reward + gamma * (1.0 - done) * min_qf_next_target
 
-    def update(
-        self,
-        batch_size: int | None = None,
-        reward_scale: float | None = None,
-        auto_entropy: bool | None = None,
-        target_entropy: float | None = None,
-        gamma: float | None = None,
-        soft_tau: float | None = None,
-        use_demos: bool | None = None,
-    ) -> dict[str, float]:
-        """One SAC update. Arguments left as None come from ``config`` (``target_entropy``: -action_dim if unset;
-        ``use_demos``: whether a demo buffer is attached and ``demo_fraction > 0``). Returns floats for logging."""
+    @property
+    def use_demos(self) -> bool:
+        """Whether `update` mixes demonstrations into its batches: a demo buffer is attached and
+        ``config.demo_fraction > 0``."""
+        return self.demo_buffer is not None and self.config.demo_fraction > 0
+
+    def update(self) -> dict[str, float]:
+        """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""
         cfg = self.config
-        batch_size = cfg.batch_size if batch_size is None else batch_size
-        reward_scale = cfg.reward_scale if reward_scale is None else reward_scale
-        auto_entropy = cfg.auto_entropy if auto_entropy is None else auto_entropy
-        target_entropy = self.default_target_entropy if target_entropy is None else target_entropy
-        gamma = cfg.gamma if gamma is None else gamma
-        soft_tau = cfg.soft_tau if soft_tau is None else soft_tau
-        if use_demos is None:
-            use_demos = self.demo_buffer is not None and cfg.demo_fraction > 0
+        batch_size, reward_scale, gamma, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.gamma, cfg.soft_tau
+        auto_entropy, target_entropy, use_demos = cfg.auto_entropy, self.default_target_entropy, self.use_demos
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):
             if self._fused is None:  # the networks' types are fixed at construction: checked once
                 self._fused = FusedUpdate(self)
-            values = self._fused(
-                state, action, reward, next_state, done, reward_scale=reward_scale, auto_entropy=auto_entropy,
-                target_entropy=target_entropy, gamma=gamma, soft_tau=soft_tau,
-            )  # fmt: skip
+            values = self._fused(state, action, reward, next_state, done)
             return self._stats(values, target_entropy, batch_size, use_demos)
         alpha = self.log_alpha.detach().exp()
 
@@ -362,7 +278,7 @@ class SACTrainer:
         qf_loss = qf1_loss + qf2_loss
         self.q_optimizer.zero_grad(set_to_none=True)
         qf_loss.backward()
-        with self._locked():
+        with self.locked():
             self.q_optimizer.step()
 
         # Actor step, against the critics just updated.
@@ -373,7 +289,7 @@ class SACTrainer:
         policy_loss = (alpha * log_pi - min_qf_pi).mean()
         self.policy_optimizer.zero_grad(set_to_none=True)
         # Only the policy's gradients are wanted: autograd then skips the critics' weight gradients.
-        policy_loss.backward(inputs=self._policy_params)
+        policy_loss.backward(inputs=self.policy_params)
 
         # Temperature step, on the same (detached) log-probabilities.
         log_pi = log_pi.detach()
@@ -385,14 +301,14 @@ class SACTrainer:
         else:
             alpha_loss = torch.zeros((), device=self.device)
 
-        with self._locked():
+        with self.locked():
             self.policy_optimizer.step()
             if auto_entropy:
                 self.alpha_optimizer.step()
             # Polyak update of the target critics: target <- target + soft_tau * (online - target).
             with torch.no_grad():
-                torch._foreach_lerp_(self._target_params, self._q_params, soft_tau)
-            self._num_updates += 1
+                torch._foreach_lerp_(self.target_params, self.q_params, soft_tau)
+            self.update_count += 1
 
         values = torch.stack(
             [
@@ -492,7 +408,18 @@ class SACTrainer:
             raise ValueError(f"log_alpha has shape {tuple(log_alpha.shape)}, expected {tuple(self.log_alpha.shape)}")
         with torch.no_grad():
             self.log_alpha.copy_(log_alpha)
-            self._num_updates.fill_(int(state_dict.get("counters", {}).get("updates", 0)))
+            self.update_count.fill_(int(state_dict.get("counters", {}).get("updates", 0)))
+        self.apply_learning_rates()
+
+    def apply_learning_rates(self) -> None:
+        """Set every optimizer's rate from ``config`` (loading an optimizer state brings back the saved rates)."""
+        for opt, lr in (
+            (self.q_optimizer, self.config.lr),
+            (self.policy_optimizer, self.config.lr),
+            (self.alpha_optimizer, self.config.alpha_lr),
+        ):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Atomic checkpoint (see `save_checkpoint`). ``extra``: caller's counters etc. (tensors, containers and
@@ -520,18 +447,28 @@ class SACTrainer:
         device: str | torch.device = "cpu",
         shared: bool = False,
         lock: Any = None,
+        config: SACConfig | None = None,
     ) -> "SACTrainer":
-        """Rebuild a trainer (config, dims and bounds from the file) and load its state; ``trainer.loaded_extra``
-        holds the ``extra`` saved with it. Raises `CheckpointError` naming the file and the problem."""
+        """Rebuild a trainer (dims and bounds from the file) and load its state; ``trainer.loaded_extra`` holds the
+        ``extra`` saved with it. ``config``: the hyperparameters to continue with (default: the file's); its
+        shape fields (``SHAPE_FIELDS``) must equal the file's. Raises `CheckpointError` naming the file and the
+        problem."""
         payload = load_checkpoint(path, map_location="cpu")
         try:
             if payload.get("format") != CHECKPOINT_FORMAT:
                 raise ValueError(f"not an SACTrainer checkpoint (format={payload.get('format')!r})")
-            config = SACConfig.from_json(payload["config"])
+            saved = SACConfig.from_json(payload["config"])
+            if config is not None:
+                for name in SHAPE_FIELDS:
+                    if getattr(config, name) != getattr(saved, name):
+                        raise ValueError(
+                            f"was trained with {name} {getattr(saved, name)}, not {getattr(config, name)}: "
+                            f"drop --{name.replace('_', '-')} or start a new run"
+                        )
             trainer = cls(
                 int(payload["state_dim"]),
                 int(payload["action_dim"]),
-                config,
+                config if config is not None else saved,
                 replay_buffer,
                 demo_buffer,
                 action_low=np.asarray(payload["action_low"], dtype=np.float32),

@@ -1,0 +1,89 @@
+"""`SACConfig`: the algorithm's hyperparameters, the only place each has a default.
+
+The training run's config (`sac.run.config.RunConfig`) nests one of these; the command line of ``train.py`` is
+generated from both, so a flag such as ``--batch-size`` is this dataclass's field and nothing else. Every field
+carries a docstring: it is the flag's help text and a row of the generated flag table in ``docs/TRAINING.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SHAPE_FIELDS = ("hidden_dim",)
+"""Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
+
+
+@dataclass
+class SACConfig:
+    """Learning hyperparameters of SAC (Haarnoja et al. 2018, with learned temperature)."""
+
+    hidden_dim: int = 128
+    """Width of the two hidden layers of the policy and of each Q network."""
+    lr: float = 3e-4
+    """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of log(alpha), the entropy temperature (used with --auto-entropy)."""
+    gamma: float = 0.99
+    """Discount factor."""
+    soft_tau: float = 0.005
+    """Polyak rate of the target critics: target <- (1 - soft_tau) * target + soft_tau * online, every update."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    reward_scale: float = 1.0
+    """Plain multiplier on rewards in the critic target (no normalisation); like dividing a fixed alpha by it."""
+    auto_entropy: bool = True
+    """Learn alpha to keep the policy's entropy near --target-entropy; else alpha stays at --init-alpha."""
+    target_entropy: float | None = None
+    """Target policy entropy of automatic tuning (none: minus the action dimension)."""
+    init_alpha: float = 1.0
+    """Initial entropy temperature alpha (the constant alpha without --auto-entropy)."""
+    demo_fraction: float = 0.5
+    """Share of every batch drawn from the demonstration buffer when demonstrations are used."""
+    prefetch: bool = True
+    """With a shared (Manager) replay buffer, fetch the next batch in a helper thread during each update."""
+    fused_update: bool = True
+    """The hand-written-gradient update (sac/fused.py; same arithmetic, no autograd; bench/sac_speed.py measures
+    it); --no-fused-update: the autograd update, the readable reference."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SACConfig:
+        """Build from a dict, ignoring (with a warning) keys this version does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            warnings.warn(f"SACConfig: ignoring unknown fields {unknown}", stacklevel=2)
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @classmethod
+    def from_json(cls, text: str) -> SACConfig:
+        return cls.from_dict(json.loads(text))
+
+    def validate(self) -> None:
+        """Raise ValueError, one sentence naming the flag, for a value no update can use."""
+        import math
+
+        checks = [
+            (self.hidden_dim >= 1, "--hidden-dim must be positive"),
+            (self.batch_size >= 1, "--batch-size must be positive"),
+            (math.isfinite(self.lr) and self.lr > 0, "--lr must be a positive number"),
+            (math.isfinite(self.alpha_lr) and self.alpha_lr > 0, "--alpha-lr must be a positive number"),
+            (0.0 < self.gamma <= 1.0, "--gamma must be in (0, 1]"),
+            (0.0 < self.soft_tau <= 1.0, "--soft-tau must be in (0, 1]"),
+            (math.isfinite(self.reward_scale), "--reward-scale must be a finite number"),
+            (math.isfinite(self.init_alpha) and self.init_alpha > 0, "--init-alpha must be a positive number"),
+            (
+                self.target_entropy is None or math.isfinite(self.target_entropy),
+                "--target-entropy must be a finite number or none",
+            ),
+            (0.0 <= self.demo_fraction < 1.0, "--demo-fraction must be in [0, 1)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)

@@ -1,0 +1,201 @@
+"""`RunConfig`: everything a training run uses, with the algorithm's `SACConfig` nested in it.
+
+One config tree, one default per value: ``RunConfig`` holds the run's own settings (placement, limits,
+evaluation, demonstrations) and ``RunConfig.sac`` the algorithm's. The command line is generated from the tree
+(`sac.run.cli`); what a run used is written to its ``config.json`` and into every checkpoint, and `resolve`
+decides what a resumed run uses: the checkpoint's config, with what the command line set on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sac.config import SHAPE_FIELDS, SACConfig
+from sac.run.cli import flatten, replace_paths
+
+Mode = Literal["hogwild", "actor-learner", "serial"]
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs; each leaf field is a flag of ``python train.py``."""
+
+    env: str = "GraspEnv-v0"
+    """Gymnasium env id with Box observation and action spaces (``module:Id`` imports ``module`` first)."""
+    mode: Mode = "hogwild"
+    """How the work is shared between processes: hogwild, actor-learner or serial (docs/TRAINING.md)."""
+    backend: Literal["local", "ray"] = "local"
+    """``local``: processes on this machine. ``ray``: the actor-learner split as Ray actors (``pip install -e
+    '.[ray]'``; --mode is then ignored)."""
+    ray_address: str | None = None
+    """Ray cluster to join (``auto``, or HOST:PORT); none: start a local Ray instance for this run and stop it at
+    the end."""
+    ray_learner_cpus: float = 1.0
+    """CPUs the Ray learner actor reserves (each Ray env actor reserves one)."""
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    """Env worker processes (actors, or Hogwild workers). Ignored by ``serial``."""
+    envs_per_worker: int = 1
+    """Environments stepped in lockstep by each worker, with one batched policy forward."""
+    total_steps: int = 300_000
+    """Stop after this many env steps (all workers together)."""
+    max_episodes: int | None = None
+    """Stop after this many episodes (none: no limit)."""
+    max_minutes: float | None = None
+    """Stop after this much wall-clock time (none: no limit)."""
+    max_steps: int | None = None
+    """Episode time limit in env steps (none: the env's own)."""
+    explore_steps: int = 2_000
+    """Uniform random actions for the first env steps, before the policy acts (none on --resume)."""
+    learning_starts: int = 1_000
+    """No gradient update before this many env steps (none held back on --resume)."""
+    update_itr: float = 1.0
+    """Gradient updates per env step (the replay ratio), all workers together."""
+    deterministic: bool = False
+    """Workers act with the policy mean instead of sampling (evaluation is always deterministic)."""
+    demos: bool = True
+    """Mix scripted-expert demonstrations into every batch (envs with an expert, or with --demo-file)."""
+    demo_episodes: int = 100
+    """Expert episodes collected once at start-up when --demos and no --demo-file."""
+    demo_file: str | None = None
+    """A demonstration buffer (.npz) written by an earlier run, instead of collecting."""
+    replay_size: int = 1_000_000
+    """Capacity of the shared replay buffer."""
+    reinit_every: int = 20
+    """Rebuild each env's physics world every N episodes (0: never)."""
+    checkpoint_every: int = 20_000
+    """Write runs/NAME/latest.pt every N env steps (and always at the end)."""
+    eval_every: int = 10_000
+    """Deterministic evaluation on held-out seeds every N env steps (0: never)."""
+    eval_episodes: int = 30
+    """Episodes per periodic evaluation."""
+    final_eval_episodes: int = 100
+    """Episodes of the confirming evaluation when --target-success is reached, and of the final evaluation of a
+    run that stops unsolved at a limit (none with --eval-every 0)."""
+    target_success: float | None = 0.9
+    """Stop as solved when a confirming evaluation reaches this success rate (none: never)."""
+    publish_every: int = 10
+    """Actor-learner: updates between weight publications to the actors."""
+    max_lead_steps: int = 2_000
+    """Actor-learner: env steps actors may run ahead of the replay ratio before they wait."""
+    push_every: int = 64
+    """Transitions a worker batches before one push to the shared buffer."""
+    learner_threads: int = 1
+    """Torch threads of the learner (serial mode: of the main process)."""
+    max_restarts: int = 3
+    """Dead actors replaced per run before training stops with an error."""
+    seed: int = 0
+    """Seed of networks, exploration and training episodes (evaluation uses held-out seeds)."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Where the networks train."""
+    run_dir: str | None = None
+    """Run folder (default: runs/<env>-<mode>-<time>-s<seed>)."""
+    resume: str | None = None
+    """Checkpoint to continue from: networks, optimizers, alpha, counters, and every setting not given again."""
+    log_every: int = 200
+    """Updates averaged into one loss report from a learning process."""
+    progress: bool = True
+    """Show a progress bar (when stderr is a terminal; else a log line every --log-seconds)."""
+    log_seconds: float = 30.0
+    """Seconds between plain progress lines when there is no terminal."""
+    sac: SACConfig = field(default_factory=SACConfig)
+    """The algorithm's hyperparameters (their flags are listed with the others)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """Rebuild from `to_dict` output (unknown keys, from another version, are dropped)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        top = {k: v for k, v in values.items() if k in known and k != "sac"}
+        return cls(**top, sac=SACConfig.from_dict(values.get("sac", {})))
+
+    def validate(self) -> None:
+        """Raise ValueError, one sentence naming the flag, for any setting a run cannot use."""
+        self.sac.validate()
+        checks = [
+            (self.workers >= 1, "--workers must be at least 1"),
+            (self.envs_per_worker >= 1, "--envs-per-worker must be at least 1"),
+            (self.total_steps >= 1, "--total-steps must be positive"),
+            (self.max_episodes is None or self.max_episodes >= 1, "--max-episodes must be positive"),
+            (
+                self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
+                "--max-minutes must be a positive number",
+            ),
+            (self.max_steps is None or self.max_steps >= 1, "--max-steps must be positive"),
+            (self.explore_steps >= 0 and self.learning_starts >= 0, "--explore-steps and --learning-starts >= 0"),
+            (math.isfinite(self.update_itr) and self.update_itr >= 0, "--update-itr must be >= 0"),
+            (self.demo_episodes >= 1, "--demo-episodes must be at least 1"),
+            (self.demos or self.demo_file is None, "--demo-file needs --demos (drop --no-demos or the file)"),
+            (
+                self.replay_size >= self.sac.batch_size,
+                f"--replay-size ({self.replay_size}) must hold at least one batch (--batch-size {self.sac.batch_size})",
+            ),
+            (self.reinit_every >= 0, "--reinit-every must be >= 0"),
+            (self.checkpoint_every >= 1, "--checkpoint-every must be positive"),
+            (self.eval_every >= 0, "--eval-every must be >= 0"),
+            (self.eval_episodes >= 1 and self.final_eval_episodes >= 1, "evaluation needs at least one episode"),
+            (
+                self.target_success is None or 0.0 < self.target_success <= 1.0,
+                "--target-success must be in (0, 1]",
+            ),
+            (self.publish_every >= 1 and self.push_every >= 1 and self.log_every >= 1, "intervals must be positive"),
+            (self.max_lead_steps >= 1, "--max-lead-steps must be positive"),
+            (self.learner_threads >= 1, "--learner-threads must be at least 1"),
+            (self.max_restarts >= 0, "--max-restarts must be >= 0"),
+            (self.seed >= 0, "--seed must be >= 0"),
+            (math.isfinite(self.log_seconds) and self.log_seconds > 0, "--log-seconds must be positive"),
+            (self.ray_learner_cpus >= 0, "--ray-learner-cpus must be >= 0"),
+            (self.backend == "ray" or self.ray_address is None, "--ray-address needs --backend ray"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("--device cuda, but CUDA is not available here (use cpu or auto)")
+        if self.device != "cpu" and self.backend == "local" and self.mode == "hogwild":
+            raise ValueError("--mode hogwild shares the networks in CPU memory: use --device cpu or another --mode")
+        if self.resume and not Path(self.resume).is_file():
+            raise FileNotFoundError(f"checkpoint not found: {self.resume}")
+        if self.demo_file and not Path(self.demo_file).is_file():
+            raise FileNotFoundError(f"demonstration file not found: {self.demo_file}")
+
+
+PER_RUN = ("resume", "run_dir")
+"""Settings that belong to one invocation: never taken from a checkpoint's config."""
+
+
+def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunConfig:
+    """The config a run uses: the defaults, or a resumed checkpoint's config (``saved``, a `RunConfig.to_dict`),
+    with what the command line set (``given``: dotted path -> value) on top.
+
+    A given value that would change the networks' shape (`sac.config.SHAPE_FIELDS`) and differs from the
+    checkpoint's is refused with a ValueError naming both values.
+    """
+    base = RunConfig()
+    if saved is not None:
+        base = RunConfig.from_dict(saved)
+        base = replace_paths(base, {k: v for k, v in flatten(RunConfig()).items() if k in PER_RUN})
+        for name in SHAPE_FIELDS:
+            path = f"sac.{name}"
+            if path in given and given[path] != getattr(base.sac, name):
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {given[path]} differs from the checkpoint's {getattr(base.sac, name)}: a resumed run "
+                    f"keeps its networks' shape (drop {flag}, or start a new run)"
+                )
+    return replace_paths(base, given)
+
+
+def given_by_value(cfg: RunConfig) -> dict[str, Any]:
+    """For a config built in Python: the values that differ from the defaults count as given."""
+    defaults = flatten(RunConfig())
+    return {k: v for k, v in flatten(cfg).items() if v != defaults[k]}

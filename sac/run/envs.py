@@ -1,0 +1,260 @@
+"""Playing episodes: env construction, the batched multi-env runner, deterministic evaluation, and the seeds.
+
+Nothing here names an env. Environments come from ``gymnasium.make`` by id, so any registered env with ``Box``
+observation and action spaces works; what the run knows beyond gymnasium about an env family (the module that
+registers it, the info key that groups episodes, a scripted expert) comes in an `EnvSupport` that the
+application (``train.py``) builds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+# -- seeds: every formula once -----------------------------------------------------------------------------
+
+EVAL_SEED_OFFSET = 1_000_000
+"""Evaluation episodes use seeds from here up; training and demonstration seeds stay below it."""
+EVAL_BLOCK = 10_000
+"""Seeds per evaluation block: block ``b`` is ``EVAL_SEED_OFFSET + b * EVAL_BLOCK + k``, ``k < EVAL_BLOCK``."""
+
+
+def eval_seed(block: int, k: int = 0) -> int:
+    """Seed of the ``k``-th evaluation episode of block ``block`` (a run evaluates on the block of its seed)."""
+    return EVAL_SEED_OFFSET + block * EVAL_BLOCK + k
+
+
+def worker_seed(seed: int, index: int) -> int:
+    """First env seed of worker ``index`` (its envs take ``+0, +1, ...``) in a run seeded ``seed``."""
+    return (seed * 100_003 + 1_000 * (index + 1)) % (EVAL_SEED_OFFSET - 1_000)
+
+
+def demo_seed(seed: int, episodes: int) -> int:
+    """First seed of the ``episodes`` demonstration episodes of a run seeded ``seed``."""
+    return (seed * 7_919 + 17) % (EVAL_SEED_OFFSET - episodes)
+
+
+# -- envs ----------------------------------------------------------------------------------------------------
+
+
+class Policy(Protocol):
+    def get_action(self, state: np.ndarray, deterministic: bool = False) -> np.ndarray: ...
+
+
+DemoSource = Callable[[gym.Env, int, int], tuple[Any, dict[str, Any]]]
+"""``(env, episodes, first_seed) -> (transitions, stats)``: ``transitions`` has arrays ``obs, action, reward,
+next_obs, terminated``; ``stats`` has at least ``success_rate``."""
+
+
+@dataclass(frozen=True)
+class EnvSupport:
+    """What the run knows about an env family beyond gymnasium; picklable (workers get a copy)."""
+
+    module: str | None = None
+    """Module imported (in every process) before ``gymnasium.make``, so that it registers the id."""
+    group_key: str | None = None
+    """Info key whose value at an episode's end groups episodes (success is reported per group)."""
+    alerts: dict[str, str] = field(default_factory=dict)
+    """Boolean info keys -> message logged when an episode ends with the key true."""
+    demonstrations: DemoSource | None = None
+    """A scripted expert's episodes (``--demos`` without ``--demo-file`` needs one)."""
+    gui_kwargs: dict[str, Any] = field(default_factory=lambda: {"render_mode": "human"})
+    """Keyword arguments of ``gymnasium.make`` that open the env in a window (``render --gui``)."""
+
+
+def import_env_module(env_id: str, support: EnvSupport | None = None) -> None:
+    """Import what registers ``env_id``: ``support.module``, or ``module`` of a ``module:Env-v0`` id."""
+    if support is not None and support.module:
+        importlib.import_module(support.module)
+    if ":" in env_id:
+        importlib.import_module(env_id.split(":", 1)[0])
+
+
+def make_env(
+    env_id: str,
+    support: EnvSupport | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    max_steps: int | None = None,
+) -> gym.Env:
+    """Build one environment with only the wrappers that cost nothing (no passive checker).
+
+    ``max_steps`` overrides the episode time limit (gymnasium's ``TimeLimit`` with that value).
+    """
+    import_env_module(env_id, support)
+    env = gym.make(env_id, max_episode_steps=max_steps, disable_env_checker=True, **dict(env_kwargs or {}))
+    if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(env.observation_space, gym.spaces.Box):
+        env.close()
+        raise ValueError(
+            f"env {env_id!r} has {type(env.observation_space).__name__} observations and "
+            f"{type(env.action_space).__name__} actions; SAC here needs Box for both"
+        )
+    return env
+
+
+def env_dims(env: gym.Env) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """``(obs_dim, action_dim, action_low, action_high)`` of a Box/Box env."""
+    act_space = env.action_space
+    return (
+        int(np.prod(env.observation_space.shape)),
+        int(np.prod(act_space.shape)),
+        act_space.low.astype(np.float32),
+        act_space.high.astype(np.float32),
+    )
+
+
+@dataclass
+class EpisodeRecord:
+    """What a finished episode reports to the main process."""
+
+    reward: float
+    length: int
+    success: bool
+    group: str | None = None
+    alerts: tuple[str, ...] = ()
+
+
+def episode_record(reward: float, length: int, info: dict[str, Any], support: EnvSupport | None) -> EpisodeRecord:
+    """The record of an episode that ended with ``info`` (``is_success`` is gymnasium's success convention)."""
+    group = info.get(support.group_key) if support is not None and support.group_key else None
+    alerts = tuple(k for k in support.alerts if info.get(k)) if support is not None else ()
+    return EpisodeRecord(float(reward), int(length), bool(info.get("is_success", False)), group and str(group), alerts)
+
+
+class _Pending:
+    """Transitions gathered since the last ``take``, pushed to a replay buffer in one call."""
+
+    def __init__(self) -> None:
+        self.columns: tuple[list[Any], ...] = ([], [], [], [], [])
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def add(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool) -> None:
+        for column, value in zip(self.columns, (obs, action, reward, next_obs, float(terminated))):
+            column.append(value)
+
+    def take(self) -> tuple[np.ndarray, ...]:
+        """``(obs, action, reward, next_obs, terminated)`` as float32 arrays; empties the list."""
+        out = tuple(np.asarray(c, dtype=np.float32) for c in self.columns)
+        for c in self.columns:
+            c.clear()
+        return out
+
+
+class EnvRunner:
+    """Steps ``n_envs`` environments in lockstep so one batched policy forward serves them all.
+
+    Episodes reset automatically; every ``reinit_every`` episodes an env that has ``reinit()`` rebuilds its
+    physics world (sheds simulator drift). Transitions with non-finite values are dropped, never stored; a
+    truncated step is stored with ``terminated=False`` (the critic bootstraps through a time limit).
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        n_envs: int,
+        seed: int,
+        support: EnvSupport | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        max_steps: int | None = None,
+        reinit_every: int = 0,
+    ) -> None:
+        self.support = support
+        self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
+        self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(self.envs[0])
+        self.reinit_every = reinit_every
+        self.rng = np.random.default_rng(seed)
+        self.obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(self.envs)]).astype(np.float32)
+        self.ep_reward = np.zeros(n_envs)
+        self.ep_length = np.zeros(n_envs, dtype=np.int64)
+        self.episodes_done = 0
+        self.pending = _Pending()
+        self.dropped = 0
+
+    @property
+    def n_envs(self) -> int:
+        return len(self.envs)
+
+    def random_actions(self) -> np.ndarray:
+        return self.rng.uniform(self.action_low, self.action_high, (self.n_envs, self.action_dim)).astype(np.float32)
+
+    def step(self, actions: np.ndarray) -> list[EpisodeRecord]:
+        """Step every env once with ``actions[i]``; return the episodes that ended."""
+        finished: list[EpisodeRecord] = []
+        for i, env in enumerate(self.envs):
+            next_obs, reward, terminated, truncated, info = env.step(actions[i])
+            self.ep_reward[i] += reward
+            self.ep_length[i] += 1
+            next_obs = np.asarray(next_obs, dtype=np.float32)
+            if np.isfinite(next_obs).all() and math.isfinite(reward):
+                self.pending.add(self.obs[i].copy(), actions[i], float(reward), next_obs, bool(terminated))
+            else:
+                self.dropped += 1
+            if terminated or truncated:
+                finished.append(episode_record(self.ep_reward[i], self.ep_length[i], info, self.support))
+                self.ep_reward[i] = 0.0
+                self.ep_length[i] = 0
+                self.episodes_done += 1
+                if self.reinit_every and self.episodes_done % self.reinit_every == 0:
+                    reinit = getattr(env.unwrapped, "reinit", None)
+                    if reinit is not None:
+                        reinit()
+                next_obs, _ = env.reset()
+            self.obs[i] = next_obs
+        return finished
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def evaluate_policy(
+    policy: Policy,
+    env: gym.Env,
+    episodes: int,
+    seed: int = EVAL_SEED_OFFSET,
+    support: EnvSupport | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Run ``episodes`` deterministic episodes on seeds ``seed, seed+1, ...``; return the summary.
+
+    ``should_stop`` is asked before each episode; when it says yes the summary covers the episodes run so far
+    (``episodes`` says how many).
+
+    Keys: ``success_rate``, ``mean_return``, ``mean_length``, ``episodes``, ``success_by_type`` (group -> success
+    rate, when the env has a ``support.group_key``), ``seeds`` (first and last).
+    """
+    returns, lengths, successes = [], [], []
+    by_group: dict[str, list[bool]] = defaultdict(list)
+    for k in range(episodes):
+        if should_stop is not None and should_stop():
+            break
+        obs, info = env.reset(seed=seed + k)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
+            steps += 1
+            done = terminated or truncated
+        record = episode_record(total, steps, info, support)
+        returns.append(record.reward)
+        lengths.append(record.length)
+        successes.append(record.success)
+        if record.group is not None:
+            by_group[record.group].append(record.success)
+    return {
+        "episodes": len(successes),
+        "seeds": [seed, seed + len(successes) - 1],
+        "success_rate": float(np.mean(successes)) if successes else 0.0,
+        "mean_return": float(np.mean(returns)) if returns else 0.0,
+        "mean_length": float(np.mean(lengths)) if lengths else 0.0,
+        "success_by_type": {t: float(np.mean(v)) for t, v in sorted(by_group.items())},
+    }

@@ -1,0 +1,154 @@
+"""The main process's view of a run: TensorBoard, the progress line, evaluation records.
+
+TensorBoard tags: ``train/*`` (reward, avg_reward, steps, success, success_rate, alpha, entropy, ...),
+``loss/*`` (each loss and its running average ``avg_*``), ``perf/*`` (fps, updates_per_s, updates,
+replay_size) and ``eval/*`` (success, return, length, success per group).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import sys
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sac.run.envs import EnvSupport, EpisodeRecord
+
+
+def fmt_duration(seconds: float) -> str:
+    return str(datetime.timedelta(seconds=int(round(seconds))))
+
+
+class Monitor:
+    """The main process's view of a run: TensorBoard, progress, evaluation, checkpoints, stop conditions."""
+
+    def __init__(self, cfg: Any, run_dir: Path, support: EnvSupport, start_steps: int, start_eps: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.cfg = cfg
+        self.support = support
+        self.run_dir = run_dir
+        self.writer = SummaryWriter(str(run_dir))
+        self.t0 = time.perf_counter()
+        self.rewards: deque[float] = deque(maxlen=100)
+        self.successes: deque[float] = deque(maxlen=100)
+        self.losses: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=100))
+        self.episodes = start_eps
+        self.env_steps = start_steps
+        self.updates = 0
+        self.best_success = -1.0
+        self.last_eval: dict[str, Any] | None = None
+        self.solved: dict[str, Any] | None = None
+        self.next_eval = start_steps + cfg.eval_every if cfg.eval_every else math.inf
+        self.next_ckpt = start_steps + cfg.checkpoint_every
+        self._rate_mark = (time.perf_counter(), start_steps, 0)
+        self.fps = 0.0
+        self.ups = 0.0
+        self._next_log = time.perf_counter() + cfg.log_seconds
+        tty = sys.stderr.isatty()
+        self.bar = None
+        if cfg.progress and tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.total_steps, initial=start_steps, unit="step", dynamic_ncols=True)
+
+    # -- events
+    def on_episode(self, ep: EpisodeRecord) -> None:
+        self.episodes += 1
+        self.rewards.append(ep.reward)
+        self.successes.append(float(ep.success))
+        w, step = self.writer, self.env_steps
+        w.add_scalar("train/reward", ep.reward, step)
+        w.add_scalar("train/avg_reward", float(np.mean(self.rewards)), step)
+        w.add_scalar("train/steps", ep.length, step)
+        w.add_scalar("train/success", float(ep.success), step)
+        w.add_scalar("train/success_rate", float(np.mean(self.successes)), step)
+        for key in ep.alerts:
+            self.log(f"episode {self.episodes}: {self.support.alerts.get(key, key)}")
+
+    def on_update(self, metrics: dict[str, float]) -> None:
+        w, step = self.writer, self.env_steps
+        for key, value in metrics.items():
+            if key == "updates_per_s":
+                continue
+            group = "loss" if "loss" in key else "train"
+            w.add_scalar(f"{group}/{key}", value, step)
+            if "loss" in key:
+                self.losses[key].append(value)
+                w.add_scalar(f"loss/avg_{key}", float(np.mean(self.losses[key])), step)
+
+    def on_counters(self, env_steps: int, updates: int, replay_size: int | None, demo_fraction: float) -> None:
+        self.env_steps, self.updates = env_steps, updates
+        now = time.perf_counter()
+        if now - self._rate_mark[0] >= 2.0:
+            self._write_rates(now, replay_size, demo_fraction)
+        if self.bar is not None:
+            self.bar.n = min(env_steps, self.cfg.total_steps)
+            self.bar.set_postfix_str(self._status(), refresh=False)
+            self.bar.refresh()
+        elif self.cfg.progress and now >= self._next_log:
+            self._next_log = now + self.cfg.log_seconds
+            self.log(f"[{fmt_duration(self.elapsed)}] steps {env_steps} | {self._status()}")
+
+    def _status(self) -> str:
+        sr = float(np.mean(self.successes)) if self.successes else 0.0
+        ev = f" | eval {self.last_eval['success_rate']:.2f}" if self.last_eval else ""
+        return f"fps {self.fps:.0f} | upd/s {self.ups:.0f} | episodes {self.episodes} | success {sr:.2f}{ev}"
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def log(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message)
+        else:
+            print(message, flush=True)
+
+    # -- evaluation
+    def _write_rates(self, now: float, replay_size: int | None = None, demo_fraction: float | None = None) -> None:
+        """perf/* over the window since the last write (every 2 s, and once more at the end of the run)."""
+        t, s, u = self._rate_mark
+        if now <= t:
+            return
+        self.fps = (self.env_steps - s) / (now - t)
+        self.ups = (self.updates - u) / (now - t)
+        self._rate_mark = (now, self.env_steps, self.updates)
+        w, step = self.writer, self.env_steps
+        w.add_scalar("perf/fps", self.fps, step)
+        w.add_scalar("perf/updates_per_s", self.ups, step)
+        w.add_scalar("perf/updates", self.updates, step)
+        if replay_size is not None:
+            w.add_scalar("perf/replay_size", replay_size, step)
+        if demo_fraction is not None:
+            w.add_scalar("train/demo_fraction", demo_fraction, step)
+
+    def record_eval(self, result: dict[str, Any]) -> None:
+        self.last_eval = result
+        w, step = self.writer, self.env_steps
+        w.add_scalar("eval/success", result["success_rate"], step)
+        w.add_scalar("eval/return", result["mean_return"], step)
+        w.add_scalar("eval/length", result["mean_length"], step)
+        for t, v in result["success_by_type"].items():
+            w.add_scalar(f"eval/success_{t}", v, step)
+        with open(self.run_dir / "eval.jsonl", "a") as f:
+            f.write(json.dumps(result) + "\n")
+        by_type = " ".join(f"{t} {v:.2f}" for t, v in result["success_by_type"].items())
+        self.log(
+            f"[{fmt_duration(self.elapsed)}] eval at {step} steps: success {result['success_rate']:.2f} "
+            f"over {result['episodes']} episodes, return {result['mean_return']:.1f} {by_type}".rstrip()
+        )
+
+    def close(self) -> None:
+        if self.env_steps > self._rate_mark[1]:
+            self._write_rates(time.perf_counter())  # a run shorter than one rate window still reports its speed
+        if self.bar is not None:
+            self.bar.close()
+        self.writer.flush()
+        self.writer.close()

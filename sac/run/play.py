@@ -1,0 +1,117 @@
+"""Playing a checkpoint: deterministic evaluation on held-out seeds, and rendering to a window or a video."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sac.run.envs import EnvSupport, eval_seed, evaluate_policy, make_env
+
+SupportFor = Callable[[str], EnvSupport]
+
+
+def load_policy(checkpoint: str) -> tuple[Any, dict[str, Any]]:
+    """``(policy, extra)`` of a checkpoint; raises `sac.CheckpointError` naming the file and the problem."""
+    from sac import SACTrainer
+
+    trainer = SACTrainer.load(checkpoint, device="cpu")
+    return trainer.policy_net, trainer.loaded_extra
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Raise ValueError, one line, when ``path`` cannot be created (checked before any work)."""
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise ValueError(f"cannot write {what} {path}: it is a directory")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"cannot write {what} {path}: {parent} is not writable")
+
+
+def evaluate_checkpoint(
+    checkpoint: str, episodes: int = 100, seed: int = 0, out: str | None = None, support_for: SupportFor | None = None
+) -> dict[str, Any]:
+    """Evaluate on evaluation block ``seed`` (seeds no training run uses); write the result as JSON."""
+    if episodes < 1:
+        raise ValueError("--episodes must be at least 1")
+    out_path = Path(out) if out else Path(checkpoint).with_suffix(".eval.json")
+    policy, extra = load_policy(checkpoint)
+    check_writable(out_path, "the evaluation result")
+    env_id = extra.get("env_id", "GraspEnv-v0")
+    support = support_for(env_id) if support_for else EnvSupport()
+    env = make_env(env_id, support, None, extra.get("max_steps"))
+    try:
+        t0 = time.perf_counter()
+        result = evaluate_policy(policy, env, episodes, seed=eval_seed(seed), support=support)
+    finally:
+        env.close()
+    result.update(checkpoint=str(checkpoint), env_id=env_id, eval_time_s=time.perf_counter() - t0)
+    out_path.write_text(json.dumps(result, indent=2))
+    result["out"] = str(out_path)
+    return result
+
+
+def render_checkpoint(
+    checkpoint: str,
+    gui: bool = False,
+    video: str | None = None,
+    episodes: int = 1,
+    seed: int = 0,
+    fps: int = 24,
+    support_for: SupportFor | None = None,
+) -> dict[str, Any]:
+    """Play ``episodes`` deterministic episodes in a window (``gui``) or into a video file (.mp4 or .gif)."""
+    if gui == bool(video):
+        raise ValueError("render needs exactly one of --gui or --video PATH")
+    if episodes < 1:
+        raise ValueError("--episodes must be at least 1")
+    if fps < 1:
+        raise ValueError("--fps must be at least 1")
+    policy, extra = load_policy(checkpoint)
+    if video:
+        check_writable(Path(video), "the video")
+    env_id = extra.get("env_id", "GraspEnv-v0")
+    support = support_for(env_id) if support_for else EnvSupport()
+    kwargs = dict(support.gui_kwargs) if gui else {"render_mode": "rgb_array"}
+    env = make_env(env_id, support, kwargs, extra.get("max_steps"))
+    writer, frames, successes = None, 0, []
+    try:
+        if video:
+            import imageio.v2 as imageio
+
+            writer = (
+                imageio.get_writer(video, fps=fps)
+                if not video.endswith(".gif")
+                else imageio.get_writer(video, duration=1000 / fps, loop=0)
+            )
+        for k in range(episodes):
+            obs, info = env.reset(seed=eval_seed(seed, k))
+            done = False
+            while not done:
+                if writer is not None:
+                    writer.append_data(np.asarray(env.render()))
+                    frames += 1
+                elif gui:
+                    time.sleep(1.0 / fps)
+                action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
+                obs, _, terminated, truncated, info = env.step(action)
+                done = terminated or truncated
+            successes.append(bool(info.get("is_success", False)))
+            if writer is not None:
+                for _ in range(fps // 2):  # hold the last frame half a second
+                    writer.append_data(np.asarray(env.render()))
+                    frames += 1
+    finally:
+        if writer is not None:
+            writer.close()
+        env.close()
+    return {"episodes": episodes, "successes": successes, "frames": frames, "video": video}

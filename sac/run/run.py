@@ -1,0 +1,478 @@
+"""A training run: the folder, the inputs, the placement, evaluation and stop rules, checkpoints, signals.
+
+`train` is the entry point (``train.py`` calls it; tests call it without a subprocess). The main process never
+trains unless the placement is ``serial``: it gathers metrics into TensorBoard, runs the periodic deterministic
+evaluation on held-out seeds, writes every checkpoint (atomically, under the lock that serialises network
+writes), and stops everything on Ctrl-C, SIGTERM, an error, a limit, or when solved. Where the work runs is the
+backend's business (`sac.run.local.LocalBackend`, `sac.run.ray.RayBackend`): a backend is an object the run is
+given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sac.run.config import RunConfig, given_by_value, resolve
+from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, make_env
+from sac.run.errors import Interrupted, TrainingError
+from sac.run.loop import Pacer
+from sac.run.monitor import Monitor, fmt_duration
+
+
+class StopRequest:
+    """SIGINT/SIGTERM handler that records the request; the run acts on it at safe points.
+
+    Raising from the handler itself could land anywhere: between acquiring the shared lock and recording its
+    owner, inside TensorBoard's writer, half-way through a checkpoint. So during training the handler only sets
+    ``signal``; the main loop calls :meth:`check` every iteration (0.1 s at most) and evaluation stops at the next
+    episode boundary. Only while nothing shared is held yet (building the run) does the handler raise at once.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.raising = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signal = signal.Signals(signum).name
+        if self.raising:
+            raise Interrupted(self.signal)
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def check(self) -> None:
+        if self.signal is not None:
+            raise Interrupted(self.signal)
+
+    @contextlib.contextmanager
+    def raising_now(self):
+        self.raising = True
+        try:
+            self.check()
+            yield
+        finally:
+            self.raising = False
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def clone_module(module: Any) -> Any:
+    """A private (not shared-memory) copy of a torch module."""
+    clone = copy.deepcopy(module)
+    for t in list(clone.parameters()) + list(clone.buffers()):
+        t.data = t.data.clone()
+    return clone
+
+
+class RunFolderLock:
+    """Exclusive ownership of a run folder for one live run (``flock``: a crashed run leaves nothing stuck)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / ".lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(self.fd)
+            message = f"run folder {run_dir} is in use by a live run (pid {owner}): pick another --run-dir"
+            raise ValueError(message) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def checkpoint_run_config(payload_extra: dict[str, Any], sac_json: str) -> dict[str, Any]:
+    """A checkpoint's run config as `RunConfig.to_dict`; checkpoints of earlier versions kept it flat."""
+    if "run_config" in payload_extra:
+        return dict(payload_extra["run_config"])
+    flat = dict(payload_extra.get("train_config") or {})
+    sac = json.loads(sac_json)
+    return {**{k: v for k, v in flat.items() if k not in sac}, "sac": sac}
+
+
+class Run:
+    """One training run: checks its inputs, prepares the folder and demonstrations, drives the backend."""
+
+    def __init__(self, cfg: RunConfig, support: EnvSupport, stop: StopRequest, given: dict[str, Any]) -> None:
+        self.cfg, self.support, self.stop, self.given = cfg, support, stop, given
+        self.backend: Any = None
+        self.folder_lock: RunFolderLock | None = None
+        self.monitor: Any = None
+        try:
+            self._build()
+        except BaseException:  # interrupted or failed half-way: no Manager server or lock left behind
+            self.close()
+            raise
+
+    # -- building
+    def _build(self) -> None:
+        import torch
+
+        cfg = self.cfg
+        if cfg.backend == "ray":
+            from sac.run.ray import RayBackend
+
+            self.backend = RayBackend()
+        else:
+            from sac.run.local import LocalBackend
+
+            self.backend = LocalBackend(cfg.mode)
+        self.run_dir = self._prepare_folder()
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        probe = make_env(cfg.env, self.support, None, cfg.max_steps)
+        self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(probe)
+        probe.close()
+        self.loaded: dict[str, Any] = {}
+        self.start_steps = self.start_episodes = 0
+        if cfg.resume:
+            self._check_checkpoint()
+        self.demo_path = self._prepare_demos()
+        self.backend.build(self)
+        self.monitor = Monitor(cfg, self.run_dir, self.support, self.start_steps, self.start_episodes)
+        (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+
+    def _prepare_folder(self) -> Path:
+        cfg = self.cfg
+        label = "ray" if cfg.backend == "ray" else cfg.mode
+        name = f"{cfg.env.split(':')[-1]}-{label}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
+        run_dir = Path(cfg.run_dir or Path("runs") / name)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.folder_lock = RunFolderLock(run_dir)
+        except (FileExistsError, NotADirectoryError, PermissionError, OSError) as exc:
+            if isinstance(exc, ValueError):
+                raise
+            raise ValueError(f"cannot write the run folder {run_dir}: {exc.strerror or exc}") from None
+        return run_dir
+
+    def _check_checkpoint(self) -> None:
+        """The resumed checkpoint's dimensions against the env's, before anything starts."""
+        from sac import CheckpointError
+        from sac.checkpoint import load_checkpoint
+
+        payload = load_checkpoint(self.cfg.resume)
+        dims = (payload.get("state_dim"), payload.get("action_dim"))
+        if dims != (self.obs_dim, self.action_dim):
+            raise CheckpointError(
+                self.cfg.resume,
+                f"has observation/action dims {dims[0]}/{dims[1]}, but {self.cfg.env} has "
+                f"{self.obs_dim}/{self.action_dim}",
+            )
+        self.loaded = dict(payload.get("extra") or {})
+        self.start_steps = int(self.loaded.get("env_steps", 0))
+        self.start_episodes = int(self.loaded.get("episodes", 0))
+
+    def _prepare_demos(self) -> str | None:
+        from sac import ReplayBuffer
+
+        cfg = self.cfg
+        if not cfg.demos or cfg.sac.demo_fraction <= 0:
+            return None
+        if cfg.demo_file:
+            try:
+                demos = ReplayBuffer.from_file(cfg.demo_file)
+            except Exception as exc:
+                raise ValueError(f"demonstration file {cfg.demo_file} is not readable: {exc}") from None
+            if (demos.state_dim, demos.action_dim) != (self.obs_dim, self.action_dim):
+                raise ValueError(
+                    f"demonstration file {cfg.demo_file} has observation/action dims "
+                    f"{demos.state_dim}/{demos.action_dim}, but {cfg.env} has {self.obs_dim}/{self.action_dim}"
+                )
+            return cfg.demo_file
+        if self.support.demonstrations is None:
+            raise ValueError(f"no scripted expert for {cfg.env!r}: pass --no-demos or --demo-file")
+        env = make_env(cfg.env, self.support, None, cfg.max_steps)
+        try:
+            transitions, stats = self.support.demonstrations(
+                env, cfg.demo_episodes, demo_seed(cfg.seed, cfg.demo_episodes)
+            )
+        finally:
+            env.close()
+        buf = ReplayBuffer.from_transitions(transitions, seed=cfg.seed)
+        path = self.run_dir / "demos.npz"
+        buf.save(str(path))
+        print(
+            f"demonstrations: {cfg.demo_episodes} expert episodes, {len(buf)} transitions, "
+            f"expert success {stats['success_rate']:.2f} -> {path}",
+            flush=True,
+        )
+        return str(path)
+
+    def make_trainer(self, replay_buffer: Any, shared: bool, lock: Any, device: str | None = None) -> Any:
+        """The trainer, new or resumed, configured by ``cfg.sac`` (the backend decides sharing and device)."""
+        import torch
+
+        from sac import SACTrainer
+
+        cfg = self.cfg
+        device = device or cfg.device
+        if cfg.resume:
+            trainer = SACTrainer.load(
+                cfg.resume, replay_buffer=replay_buffer, device=device, shared=shared, lock=lock, config=cfg.sac
+            )
+            if "sac.init_alpha" in self.given:  # given again: the temperature restarts there
+                with torch.no_grad():
+                    trainer.log_alpha.fill_(float(np.log(cfg.sac.init_alpha)))
+            return trainer
+        return SACTrainer(
+            self.obs_dim, self.action_dim, cfg.sac, replay_buffer, action_low=self.action_low,
+            action_high=self.action_high, device=device, shared=shared, lock=lock,
+        )  # fmt: skip
+
+    @property
+    def explore_steps(self) -> int:
+        return 0 if self.cfg.resume else self.cfg.explore_steps
+
+    def pacer(self, separate_learner: bool) -> Pacer:
+        """The replay-ratio arithmetic every worker of this run shares (a resumed run starts learning at once)."""
+        cfg = self.cfg
+        return Pacer(
+            ratio=cfg.update_itr,
+            learning_starts=self.start_steps + (0 if cfg.resume else cfg.learning_starts),
+            batch_size=cfg.sac.batch_size,
+            max_lead=cfg.max_lead_steps if separate_learner else None,
+        )
+
+    def write_process_table(self) -> None:
+        """``run_dir/processes.json``: role and pid (or Ray name) of every live worker (for operators and tests)."""
+        table = {"main": os.getpid(), **self.backend.process_table()}
+        tmp = self.run_dir / "processes.json.tmp"
+        tmp.write_text(json.dumps(table, indent=2))
+        os.replace(tmp, self.run_dir / "processes.json")
+
+    # -- evaluation and checkpoints
+    def evaluate(self, episodes: int) -> dict[str, Any]:
+        if getattr(self, "_eval_env", None) is None:
+            self._eval_env = make_env(self.cfg.env, self.support, None, self.cfg.max_steps)
+        policy = clone_module(self.backend.trainer.policy_net)
+        self.backend.snapshot_policy(policy)
+        m = self.monitor
+        result = evaluate_policy(
+            policy, self._eval_env, episodes, seed=eval_seed(self.cfg.seed), support=self.support,
+            should_stop=lambda: self.stop.requested,
+        )  # fmt: skip
+        self.stop.check()  # an evaluation cut short is not a result
+        result.update(env_steps=m.env_steps, episodes_trained=m.episodes, wall_time_s=m.elapsed)
+        return result
+
+    def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path | None:
+        m = self.monitor
+        extra = {
+            "env_steps": int(self.backend.counters()[0]),
+            "episodes": m.episodes,
+            "run_config": self.cfg.to_dict(),
+            "env_id": self.cfg.env,
+            "max_steps": self.cfg.max_steps,
+            "eval": eval_result or m.last_eval,
+            "wall_time_s": m.elapsed,
+        }
+        path = self.run_dir / name
+        if not self.backend.save(path, extra):
+            m.log(f"learner lost: {name} not rewritten; the last checkpoint written stays whole")
+            return None
+        return path
+
+    def _record_eval(self, result: dict[str, Any]) -> None:
+        m = self.monitor
+        m.record_eval(result)
+        if result["success_rate"] > m.best_success:
+            m.best_success = result["success_rate"]
+            self.save_checkpoint("best.pt", result)
+
+    def _periodic(self) -> bool:
+        """Evaluate and checkpoint when due; return True when the run should stop."""
+        cfg, m = self.cfg, self.monitor
+        if m.env_steps >= m.next_eval:
+            m.next_eval = m.env_steps + cfg.eval_every
+            result = self.evaluate(cfg.eval_episodes)
+            target = cfg.target_success
+            if target is not None and result["success_rate"] >= target and cfg.final_eval_episodes > cfg.eval_episodes:
+                m.log(
+                    f"eval at {m.env_steps} steps reached {result['success_rate']:.2f} over {result['episodes']} "
+                    f"episodes: confirming on {cfg.final_eval_episodes} seeds"
+                )
+                result = self.evaluate(cfg.final_eval_episodes)
+            self._record_eval(result)
+            if (
+                target is not None
+                and result["success_rate"] >= target
+                and result["episodes"] >= cfg.final_eval_episodes
+            ):
+                m.solved = result
+                m.log(
+                    f"Solved in {fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} steps: "
+                    f"eval success {result['success_rate']:.2f} over {result['episodes']} episodes"
+                )
+                return True
+        if m.env_steps >= m.next_ckpt:
+            m.next_ckpt = m.env_steps + cfg.checkpoint_every
+            self.save_checkpoint("latest.pt")
+        return self._limits_reached()
+
+    def _limits_reached(self) -> bool:
+        cfg, m = self.cfg, self.monitor
+        return (
+            m.env_steps >= cfg.total_steps
+            or (cfg.max_episodes is not None and m.episodes >= cfg.max_episodes)
+            or (cfg.max_minutes is not None and m.elapsed >= cfg.max_minutes * 60)
+        )
+
+    # -- the main loop
+    def loop(self) -> None:
+        m, demo_fraction = self.monitor, self.cfg.sac.demo_fraction if self.demo_path else 0.0
+        self.backend.start()
+        while True:
+            self.stop.check()
+            self.backend.poll(0.1, until_steps=min(m.next_eval, m.next_ckpt, self.cfg.total_steps))
+            steps, updates, replay_size = self.backend.counters()
+            m.on_counters(steps, updates, replay_size, demo_fraction)
+            if self._periodic():
+                return
+
+    def final_evaluation(self) -> None:
+        """A run that stopped at a limit, unsolved, ends with an evaluation of --final-eval-episodes seeds."""
+        self.backend.stop()  # the evaluation gets the CPU; the networks stop moving
+        self.monitor.log(f"final evaluation on {self.cfg.final_eval_episodes} held-out seeds")
+        self._record_eval(self.evaluate(self.cfg.final_eval_episodes))
+
+    def close(self) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(Exception):
+                self.backend.close()
+        if getattr(self, "_eval_env", None) is not None:
+            self._eval_env.close()
+            self._eval_env = None
+        if self.folder_lock is not None:
+            self.folder_lock.release()
+            self.folder_lock = None
+
+
+@contextlib.contextmanager
+def _signals_deferred(previous: dict[Any, Any]):
+    """While cleaning up, a second Ctrl-C/SIGTERM must not abort the cleanup half-way: ignore them."""
+    for sig in previous:
+        signal.signal(sig, signal.SIG_IGN)
+    yield
+
+
+def resolve_config(cfg: RunConfig, given: dict[str, Any] | None = None) -> tuple[RunConfig, dict[str, Any]]:
+    """The config a run uses and what was given: a resumed run takes the checkpoint's config for every value not
+    given (``given``: dotted path -> value; default: the values of ``cfg`` that differ from the defaults)."""
+    given = given_by_value(cfg) if given is None else dict(given)
+    if not cfg.resume:
+        return cfg, given
+    from sac.checkpoint import load_checkpoint
+
+    if not Path(cfg.resume).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {cfg.resume}")
+    payload = load_checkpoint(cfg.resume)
+    saved = checkpoint_run_config(dict(payload.get("extra") or {}), str(payload.get("config", "{}")))
+    return resolve({**given, "resume": cfg.resume}, saved), given
+
+
+def train(
+    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None = None, given: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run training to its end; return the summary also written to ``run_dir/summary.json``.
+
+    ``support_for(env_id)``: what the run knows about the env beyond gymnasium (module, groups, expert).
+    ``given``: the settings the user set (see `resolve_config`).
+    """
+    cfg, given = resolve_config(cfg, given)
+    cfg.validate()
+    support = support_for(cfg.env) if support_for is not None else EnvSupport()
+    _check_env_id(cfg.env, support)
+    stop = StopRequest()
+    previous = {}
+    if _in_main_thread():
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, stop)
+    try:
+        with stop.raising_now():
+            run = Run(cfg, support, stop, given)  # cleans up after itself if interrupted
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
+    m = run.monitor
+    workers = 1 if cfg.mode == "serial" and cfg.backend == "local" else cfg.workers
+    m.log(
+        f"run folder {run.run_dir} | mode {run.backend.name} | workers {workers} x {cfg.envs_per_worker} envs | "
+        f"obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
+    )
+    status, error = "finished", None
+    try:
+        run.loop()
+        status = "solved" if m.solved else "finished"
+        if status == "finished" and cfg.eval_every:
+            run.final_evaluation()
+    except Interrupted:
+        status = "interrupted"
+        m.log("interrupted: saving a checkpoint and stopping the workers")
+    except TrainingError as exc:
+        status, error = "failed", str(exc)
+        m.log(f"error: {str(exc).splitlines()[0]}")
+    finally:
+        with _signals_deferred(previous):
+            run.backend.stop()
+            try:
+                final = run.save_checkpoint("latest.pt")
+                if status != "failed" and final is not None:
+                    m.log(f"checkpoint {final}")
+            finally:
+                m.close()
+                run.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    steps, updates, _ = run.backend.counters()
+    summary = {
+        "status": status,
+        "error": error,
+        "solved": m.solved is not None,
+        "solve_time_s": m.solved["wall_time_s"] if m.solved else None,
+        "env_steps": steps,
+        "episodes": m.episodes,
+        "updates": updates,
+        "wall_time_s": m.elapsed,
+        "best_eval_success": m.best_success if m.best_success >= 0 else None,
+        "last_eval": m.last_eval,
+        "run_dir": str(run.run_dir),
+        "config": cfg.to_dict(),
+    }
+    (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if status == "failed":
+        raise TrainingError(error or "training failed")
+    return summary
+
+
+def _check_env_id(env_id: str, support: EnvSupport) -> None:
+    import gymnasium as gym
+
+    from sac.run.envs import import_env_module
+
+    try:
+        import_env_module(env_id, support)
+        gym.spec(env_id.split(":", 1)[-1])
+    except (gym.error.Error, ModuleNotFoundError) as exc:
+        raise ValueError(f"unknown env id {env_id!r}: {exc}") from None
