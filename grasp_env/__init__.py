@@ -1,9 +1,11 @@
 """grasp_env: a headless PyBullet grasping task for a Franka Panda, as a gymnasium env.
 
-Importing the package registers ``"GraspEnv-v0"``; keyword arguments pass through ``gymnasium.make``. The
-registered spec applies gymnasium's ``TimeLimit`` of 50 steps (``gymnasium.make("GraspEnv-v0",
-max_episode_steps=N)`` changes it, ``-1`` removes it) and builds the env with ``max_episode_steps=None`` so that the
-wrapper alone decides truncation; ``GraspEnv(...)`` built directly truncates itself at ``max_episode_steps=50``.
+Importing the package registers ``"GraspEnv-v0"`` (the four hand-made shapes) and ``"GraspEnv-Diverse-v0"``
+(pybullet_data's procedurally generated objects, ``split="train" | "val" | "test"``); keyword arguments pass
+through ``gymnasium.make``. Each registered spec applies gymnasium's ``TimeLimit`` of 50 steps
+(``gymnasium.make("GraspEnv-v0", max_episode_steps=N)`` changes it, ``-1`` removes it) and builds the env with
+``max_episode_steps=None`` so that the wrapper alone decides truncation; ``GraspEnv(...)`` or
+``DiverseGraspEnv(...)`` built directly truncates itself at ``max_episode_steps=50``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gymnasium
 
 import grasp_env._quiet  # noqa: F401  (first: imports pybullet without its banner)
+from grasp_env.diverse_env import DIVERSE_OBS_DIM, DIVERSE_OBS_SLICES, DiverseGraspEnv
 from grasp_env.env import (
     DEFAULT_MAX_EPISODE_STEPS,
     EVAL_SEED_OFFSET,
@@ -21,21 +24,28 @@ from grasp_env.env import (
     GraspEnv,
     eval_seed,
 )
+from grasp_env.objects import SPLITS, excluded_objects, split_objects
 from grasp_env.sim import DisplayNotFoundError
 from grasp_env.task import OBJECT_SPECS, OBJECT_TYPES
 
 ENV_ID = "GraspEnv-v0"
+DIVERSE_ENV_ID = "GraspEnv-Diverse-v0"
 
-if ENV_ID not in gymnasium.registry:
-    gymnasium.register(
-        id=ENV_ID,
-        entry_point="grasp_env.env:GraspEnv",
-        max_episode_steps=DEFAULT_MAX_EPISODE_STEPS,
-        kwargs={"max_episode_steps": None},
-    )
+_ENTRY_POINTS = {ENV_ID: "grasp_env.env:GraspEnv", DIVERSE_ENV_ID: "grasp_env.diverse_env:DiverseGraspEnv"}
+for _id, _entry_point in _ENTRY_POINTS.items():
+    if _id not in gymnasium.registry:
+        gymnasium.register(
+            id=_id,
+            entry_point=_entry_point,
+            max_episode_steps=DEFAULT_MAX_EPISODE_STEPS,
+            kwargs={"max_episode_steps": None},
+        )
 
 __all__ = [
     "DEFAULT_MAX_EPISODE_STEPS",
+    "DIVERSE_ENV_ID",
+    "DIVERSE_OBS_DIM",
+    "DIVERSE_OBS_SLICES",
     "ENV_ID",
     "EVAL_SEED_OFFSET",
     "MAX_STEP",
@@ -44,7 +54,11 @@ __all__ = [
     "OBJECT_TYPES",
     "OBS_DIM",
     "OBS_SLICES",
+    "SPLITS",
     "DisplayNotFoundError",
+    "DiverseGraspEnv",
     "GraspEnv",
     "eval_seed",
+    "excluded_objects",
+    "split_objects",
 ]

@@ -47,14 +47,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from grasp_env.robot import MAX_OPENING, PandaRobot
 from grasp_env.sim import Simulation
-from grasp_env.task import OBJECT_TYPES, GraspTask, up_axis, yaw_of
+from grasp_env.task import OBJECT_TYPES, GraspTask, TableTask, up_axis, yaw_of
 
 MAX_STEP = 0.03  # m of hand travel per axis per step at |action| = 1
 MAX_YAW_STEP = 0.25  # rad of hand yaw per step at |action| = 1
@@ -127,6 +127,10 @@ class GraspEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 24}
+    #: The observation layout: slot names and bounds (a subclass with another task brings its own).
+    obs_slices: ClassVar[dict[str, slice]] = OBS_SLICES
+    obs_low: ClassVar[np.ndarray] = OBS_LOW
+    obs_high: ClassVar[np.ndarray] = OBS_HIGH
 
     def __init__(
         self,
@@ -148,18 +152,24 @@ class GraspEnv(gym.Env):
         self.headless = bool(headless) and render_mode != "human"
         self.max_episode_steps = max_episode_steps
         self.render_width, self.render_height = int(render_width), int(render_height)
-        self.task = GraspTask(tuple(object_types), lift_height, hold_steps, reward_type)
+        self.task = self._make_task(tuple(object_types), lift_height, hold_steps, reward_type)
         self.robot = PandaRobot()
         self.sim = Simulation(gui=not self.headless)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
-        self.observation_space = gym.spaces.Box(OBS_LOW, OBS_HIGH, dtype=np.float32)
+        self.observation_space = gym.spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
         self._one_hot = {t: tuple(float(t == u) for u in OBJECT_TYPES) for t in OBJECT_TYPES}
         self._elapsed = 0
         self._needs_reset = True
-        self._last_values: list[float] = [0.0] * OBS_DIM
+        self._last_values: list[float] = [0.0] * len(self.obs_low)
         self._last_reward = 0.0
         self._wall_clock = 0.0
         self._build()
+
+    def _make_task(
+        self, object_types: tuple[str, ...], lift_height: float, hold_steps: int, reward_type: str
+    ) -> TableTask:
+        """The task this env joins to the robot: the four shapes of `object_types`."""
+        return GraspTask(object_types, lift_height, hold_steps, reward_type)
 
     # ----------------------------------------------------------------------------------------- lifecycle
     def _build(self) -> None:

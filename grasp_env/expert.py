@@ -1,8 +1,11 @@
 """A scripted grasping expert that acts from the observation alone, and a demonstration collector.
 
-`ScriptedExpert` is a small state machine over `OBS_SLICES`: approach a hover point above the object while turning
-the hand by the observed grasp yaw error, descend to the grasp height, close, then lift until the env reports
-success. It keeps only its phase between calls, so it works through wrappers and in any process.
+`ScriptedExpert` is a small state machine over an observation layout (`OBS_SLICES` by default; any layout with
+the same slot names, such as `DIVERSE_OBS_SLICES`, works): approach a hover point above the object (the centre of
+its box) while turning the hand by the observed grasp yaw error, which closes the fingers across the object's
+short side, descend to the grasp height, close, then lift until the env reports success. It keeps only its phase
+between calls, so it works through wrappers and in any process. `collect_demonstrations` reads the layout from the
+env (`env.unwrapped.obs_slices`), so it works unchanged for `GraspEnv-v0` and `GraspEnv-Diverse-v0`.
 """
 
 from __future__ import annotations
@@ -13,15 +16,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from grasp_env.env import MAX_STEP, MAX_YAW_STEP, OBS_DIM, OBS_SLICES
+from grasp_env.env import MAX_STEP, MAX_YAW_STEP, OBS_SLICES
 from grasp_env.robot import WORKSPACE_LOW
-
-_HAND = OBS_SLICES["hand_pos"]
-_OPENING = OBS_SLICES["gripper_opening"].start
-_CONTACTS = OBS_SLICES["finger_contacts"]
-_OBJECT = OBS_SLICES["object_pos"]
-_SIZE = OBS_SLICES["object_size"]
-_YAW_ERROR = OBS_SLICES["grasp_yaw_error"].start
 
 APPROACH, DESCEND, CLOSE, LIFT = "approach", "descend", "close", "lift"
 
@@ -35,11 +31,27 @@ class ScriptedExpert:
         close_steps: steps to squeeze before lifting.
         noise: std of Gaussian noise added to the position and yaw actions (0: deterministic).
         seed: seed of the noise generator.
+        obs_slices: the observation layout (`OBS_SLICES` when None); it needs the slots `hand_pos`,
+            `gripper_opening`, `finger_contacts`, `object_pos`, `object_size` and `grasp_yaw_error`.
     """
 
     def __init__(
-        self, hover: float = 0.07, gain: float = 1.0, close_steps: int = 4, noise: float = 0.0, seed: int | None = None
+        self,
+        hover: float = 0.07,
+        gain: float = 1.0,
+        close_steps: int = 4,
+        noise: float = 0.0,
+        seed: int | None = None,
+        obs_slices: dict[str, slice] | None = None,
     ) -> None:
+        slices = OBS_SLICES if obs_slices is None else obs_slices
+        self.obs_dim = max(sl.stop for sl in slices.values())
+        self._hand = slices["hand_pos"]
+        self._opening = slices["gripper_opening"].start
+        self._contacts = slices["finger_contacts"]
+        self._object = slices["object_pos"]
+        self._size = slices["object_size"]
+        self._yaw_error = slices["grasp_yaw_error"].start
         self.hover = hover
         self.gain = gain
         self.close_steps = close_steps
@@ -54,13 +66,13 @@ class ScriptedExpert:
         self._closing = 0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """The action for `obs` (shape `(OBS_DIM,)`)."""
+        """The action for `obs` (shape `(obs_dim,)` of the layout)."""
         obs = np.asarray(obs, dtype=np.float64)
-        if obs.shape != (OBS_DIM,):
-            raise ValueError(f"ScriptedExpert.act: obs must have shape ({OBS_DIM},), got {obs.shape}")
-        hand, obj, size = obs[_HAND], obs[_OBJECT], obs[_SIZE]
-        yaw_error = obs[_YAW_ERROR]
-        both_touch = bool(obs[_CONTACTS].min() > 0.5)
+        if obs.shape != (self.obs_dim,):
+            raise ValueError(f"ScriptedExpert.act: obs must have shape ({self.obs_dim},), got {obs.shape}")
+        hand, obj, size = obs[self._hand], obs[self._object], obs[self._size]
+        yaw_error = obs[self._yaw_error]
+        both_touch = bool(obs[self._contacts].min() > 0.5)
         # Grasp a little below the centre of tall objects, never so low that the fingertips scrape the table.
         grasp_z = max(obj[2] - 0.15 * size[2], WORKSPACE_LOW[2] + 0.003)
         xy_error = float(np.hypot(*(obj[:2] - hand[:2])))
@@ -82,7 +94,7 @@ class ScriptedExpert:
                 self.phase = LIFT
         if self.phase == LIFT:
             target = np.array([hand[0], hand[1], hand[2] + 2.0 * MAX_STEP])
-            lost = not both_touch and obs[_OPENING] < 0.005  # closed on nothing
+            lost = not both_touch and obs[self._opening] < 0.005  # closed on nothing
             if lost:
                 self.phase, self._closing = APPROACH, 0
                 target = np.array([obj[0], obj[1], grasp_z + self.hover])
@@ -116,11 +128,15 @@ def collect_demonstrations(
 ) -> tuple[Transitions, dict[str, Any]]:
     """Run the expert for `n_episodes` episodes seeded `seed, seed + 1, ...` and return every transition.
 
+    Without `expert`, a deterministic `ScriptedExpert` for the env's observation layout (`env.unwrapped.obs_slices`).
+
     Returns:
         `(transitions, stats)`: `stats` has `episodes`, `success_rate`, `mean_length` and `per_type`, a dict
         object type -> `{"episodes", "successes", "success_rate"}`.
     """
-    expert = expert or ScriptedExpert()
+    obs_slices = getattr(env.unwrapped, "obs_slices", OBS_SLICES)
+    obs_dim = max(sl.stop for sl in obs_slices.values())
+    expert = expert or ScriptedExpert(obs_slices=obs_slices)
     columns: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
     per_type: dict[str, dict[str, float]] = {}
     successes, total_steps = 0, 0
@@ -145,10 +161,10 @@ def collect_demonstrations(
         entry["success_rate"] = entry["successes"] / entry["episodes"]
         successes += int(success)
     transitions = Transitions(
-        obs=np.asarray(columns["obs"], dtype=np.float32).reshape(-1, OBS_DIM),
+        obs=np.asarray(columns["obs"], dtype=np.float32).reshape(-1, obs_dim),
         action=np.asarray(columns["action"], dtype=np.float32).reshape(-1, 5),
         reward=np.asarray(columns["reward"], dtype=np.float32),
-        next_obs=np.asarray(columns["next_obs"], dtype=np.float32).reshape(-1, OBS_DIM),
+        next_obs=np.asarray(columns["next_obs"], dtype=np.float32).reshape(-1, obs_dim),
         terminated=np.asarray(columns["terminated"], dtype=bool),
         truncated=np.asarray(columns["truncated"], dtype=bool),
     )

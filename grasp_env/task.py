@@ -108,27 +108,25 @@ def grasp_yaw_error(hand_yaw: float, object_yaw: float, period: float) -> float:
     return target - hand_yaw
 
 
-class GraspTask:
-    """Objects on a table, their randomisation, `evaluate()` flags and rewards.
+class TableTask:
+    """What every grasping task on the table shares: the table, reading the object, finger contacts, the
+    `evaluate()` flags and the staged reward. A subclass places its objects (`load`, `reset`) and says what
+    grasps and what stands upright (`grasp_yaw_error`, `upright_cos`); it keeps `object` (the body id) and
+    `rest_z` (the resting height of the point `evaluate` is given) current.
 
     Args:
-        object_types: the types to draw from (a subset of `OBJECT_TYPES`).
         lift_height: success needs the object this far (m) above its resting height...
         hold_steps: ...grasped and lifted for this many consecutive control steps.
         reward_type: "dense" (staged) or "sparse" (1 on success, else 0).
     """
 
-    def __init__(self, object_types: tuple[str, ...], lift_height: float, hold_steps: int, reward_type: str) -> None:
-        unknown = [t for t in object_types if t not in OBJECT_SPECS]
-        if unknown or not object_types:
-            raise ValueError(f"object_types must be a non-empty subset of {OBJECT_TYPES}, got {object_types!r}")
+    def __init__(self, lift_height: float, hold_steps: int, reward_type: str) -> None:
         if reward_type not in ("dense", "sparse"):
             raise ValueError(f"reward_type must be 'dense' or 'sparse', got {reward_type!r}")
         if not lift_height > 0.0:
             raise ValueError(f"lift_height must be positive, got {lift_height!r}")
         if hold_steps < 1:
             raise ValueError(f"hold_steps must be at least 1, got {hold_steps!r}")
-        self.object_types = tuple(object_types)
         self.lift_height = float(lift_height)
         self.hold_steps = int(hold_steps)
         self.reward_type = reward_type
@@ -136,14 +134,12 @@ class GraspTask:
         self._robot = -1
         self.table = -1
         self.object = -1
-        self.object_type = self.object_types[0]
-        self.spec = OBJECT_SPECS[self.object_type]
-        self.size: tuple[float, ...] = self.spec.size
-        self.rest_z = 0.5 * self.size[2]
+        self.object_type = ""
+        self.rest_z = 0.0
         self._held = 0
 
-    def load(self, client: BulletClient, robot_body: int) -> None:
-        """Load the table (the object is loaded at each reset because its scale changes)."""
+    def _load_table(self, client: BulletClient, robot_body: int) -> None:
+        """Load the table and bind the per-step PyBullet calls to this client."""
         self._client = client
         self._robot = robot_body
         self.object = -1
@@ -151,37 +147,6 @@ class GraspTask:
         self._get_pose = client.getBasePositionAndOrientation
         self._get_velocity = client.getBaseVelocity
         self._get_contacts = client.getContactPoints
-
-    def reset(self, rng: np.random.Generator, object_type: str | None = None) -> dict[str, float | str]:
-        """Draw a configuration from `rng` and place a fresh object; returns the drawn configuration."""
-        client = self._client
-        assert client is not None
-        if object_type is None:
-            object_type = self.object_types[int(rng.integers(len(self.object_types)))]
-        elif object_type not in OBJECT_SPECS:
-            raise ValueError(f"options['object_type'] must be one of {OBJECT_TYPES}, got {object_type!r}")
-        spec = OBJECT_SPECS[object_type]
-        x = float(rng.uniform(*OBJECT_X_RANGE))
-        y = float(rng.uniform(*OBJECT_Y_RANGE))
-        yaw = float(rng.uniform(-math.pi, math.pi))
-        scale = float(rng.uniform(*SCALE_RANGE))
-        mass = float(rng.uniform(*spec.mass_range))
-        friction = float(rng.uniform(*FRICTION_RANGE))
-
-        if self.object >= 0:
-            client.removeBody(self.object)  # a fresh body also drops any cached contacts of the last episode
-        self.object_type, self.spec = object_type, spec
-        self.size = tuple(scale * v for v in spec.size)
-        self.rest_z = 0.5 * self.size[2]
-        quat = (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw))
-        self.object = client.loadURDF(
-            str(assets_dir() / "objects" / spec.urdf), (x, y, self.rest_z), quat, globalScaling=scale
-        )
-        # changeDynamics rescales the inertia with the mass, so the URDF's inertia shape is kept.
-        client.changeDynamics(self.object, -1, mass=mass, lateralFriction=friction)
-        self._held = 0
-        return {"object_type": object_type, "x": x, "y": y, "yaw": yaw, "scale": scale, "mass": mass,
-                "friction": friction}  # fmt: skip
 
     def read_object(self) -> tuple[tuple, tuple, tuple, tuple]:
         """Object position, quaternion (x, y, z, w), linear and angular velocity, straight from PyBullet."""
@@ -208,16 +173,6 @@ class GraspTask:
             elif point[3] == RIGHT_FINGER_LINK:
                 right, right_side = True, right_side or side
         return left, right, left_side, right_side
-
-    def grasp_yaw_error(self, hand_yaw: float, object_yaw: float) -> float:
-        """`grasp_yaw_error` for the current object's symmetry."""
-        return grasp_yaw_error(hand_yaw, object_yaw, self.spec.grasp_period)
-
-    def upright_cos(self, quat: tuple[float, float, float, float]) -> float:
-        """Cosine of the angle between the vertical and the nearest of the object's resting axes (1: upright)."""
-        x, y, z, w = quat
-        column_z = (2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y))
-        return max(abs(column_z[axis]) for axis in self.spec.resting_axes)
 
     def evaluate(
         self,
@@ -273,3 +228,78 @@ class GraspTask:
         lift = grasp * upright * min(max(float(flags["lift"]) / self.lift_height, 0.0), 1.0)
         staged = REACH_WEIGHT * reach + ALIGN_WEIGHT * align + GRASP_WEIGHT * grasp + LIFT_WEIGHT * lift
         return staged / STAGED_MAX - 1.0
+
+    def grasp_yaw_error(self, hand_yaw: float, object_yaw: float) -> float:
+        """Signed hand yaw change (rad) to the nearest hand yaw that grasps the object."""
+        raise NotImplementedError
+
+    def upright_cos(self, quat: tuple[float, float, float, float]) -> float:
+        """Cosine of the angle between the vertical and the object's nearest resting axis (1: upright)."""
+        raise NotImplementedError
+
+
+class GraspTask(TableTask):
+    """The four hand-made shapes on a table, their randomisation, `evaluate()` flags and rewards.
+
+    Args:
+        object_types: the types to draw from (a subset of `OBJECT_TYPES`).
+        lift_height: success needs the object this far (m) above its resting height...
+        hold_steps: ...grasped and lifted for this many consecutive control steps.
+        reward_type: "dense" (staged) or "sparse" (1 on success, else 0).
+    """
+
+    def __init__(self, object_types: tuple[str, ...], lift_height: float, hold_steps: int, reward_type: str) -> None:
+        unknown = [t for t in object_types if t not in OBJECT_SPECS]
+        if unknown or not object_types:
+            raise ValueError(f"object_types must be a non-empty subset of {OBJECT_TYPES}, got {object_types!r}")
+        super().__init__(lift_height, hold_steps, reward_type)
+        self.object_types = tuple(object_types)
+        self.object_type = self.object_types[0]
+        self.spec = OBJECT_SPECS[self.object_type]
+        self.size: tuple[float, ...] = self.spec.size
+        self.rest_z = 0.5 * self.size[2]
+
+    def load(self, client: BulletClient, robot_body: int) -> None:
+        """Load the table (the object is loaded at each reset because its scale changes)."""
+        self._load_table(client, robot_body)
+
+    def reset(self, rng: np.random.Generator, object_type: str | None = None) -> dict[str, float | str]:
+        """Draw a configuration from `rng` and place a fresh object; returns the drawn configuration."""
+        client = self._client
+        assert client is not None
+        if object_type is None:
+            object_type = self.object_types[int(rng.integers(len(self.object_types)))]
+        elif object_type not in OBJECT_SPECS:
+            raise ValueError(f"options['object_type'] must be one of {OBJECT_TYPES}, got {object_type!r}")
+        spec = OBJECT_SPECS[object_type]
+        x = float(rng.uniform(*OBJECT_X_RANGE))
+        y = float(rng.uniform(*OBJECT_Y_RANGE))
+        yaw = float(rng.uniform(-math.pi, math.pi))
+        scale = float(rng.uniform(*SCALE_RANGE))
+        mass = float(rng.uniform(*spec.mass_range))
+        friction = float(rng.uniform(*FRICTION_RANGE))
+
+        if self.object >= 0:
+            client.removeBody(self.object)  # a fresh body also drops any cached contacts of the last episode
+        self.object_type, self.spec = object_type, spec
+        self.size = tuple(scale * v for v in spec.size)
+        self.rest_z = 0.5 * self.size[2]
+        quat = (0.0, 0.0, math.sin(0.5 * yaw), math.cos(0.5 * yaw))
+        self.object = client.loadURDF(
+            str(assets_dir() / "objects" / spec.urdf), (x, y, self.rest_z), quat, globalScaling=scale
+        )
+        # changeDynamics rescales the inertia with the mass, so the URDF's inertia shape is kept.
+        client.changeDynamics(self.object, -1, mass=mass, lateralFriction=friction)
+        self._held = 0
+        return {"object_type": object_type, "x": x, "y": y, "yaw": yaw, "scale": scale, "mass": mass,
+                "friction": friction}  # fmt: skip
+
+    def grasp_yaw_error(self, hand_yaw: float, object_yaw: float) -> float:
+        """`grasp_yaw_error` for the current object's symmetry."""
+        return grasp_yaw_error(hand_yaw, object_yaw, self.spec.grasp_period)
+
+    def upright_cos(self, quat: tuple[float, float, float, float]) -> float:
+        """Cosine of the angle between the vertical and the nearest of the object's resting axes (1: upright)."""
+        x, y, z, w = quat
+        column_z = (2.0 * (x * z - y * w), 2.0 * (y * z + x * w), 1.0 - 2.0 * (x * x + y * y))
+        return max(abs(column_z[axis]) for axis in self.spec.resting_axes)
