@@ -9,7 +9,7 @@ import signal
 import torch
 
 from sac.networks import GaussianPolicy
-from sac.parallel import SharedState, publish_policy, read_policy
+from sac.run.local import SharedState, publish_policy, read_policy
 
 
 def _hold_lock_and_wait(shared: SharedState, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]

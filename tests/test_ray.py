@@ -16,7 +16,7 @@ import pytest
 from test_train import _alive, _flags, _scalars, _start_cli, _wait_for
 
 import train
-from sac.ray_backend import prepare_client_auth
+from sac.run.ray import prepare_client_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 

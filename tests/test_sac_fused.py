@@ -168,7 +168,10 @@ def test_adam_step_equals_optimizer_step(kind: str) -> None:
 def test_train_flag_selects_the_update() -> None:
     import train
 
+    from sac.run.cli import given_values
+    from sac.run.config import resolve
+
     args = train.build_parser().parse_args(["train", "--no-fused-update"])
-    assert args.fused_update is False
-    assert train._sac_config(train.TrainConfig(fused_update=False)).fused_update is False
-    assert train._sac_config(train.TrainConfig()).fused_update is True
+    assert given_values(args) == {"sac.fused_update": False}
+    assert resolve(given_values(args)).sac.fused_update is False
+    assert resolve({}).sac.fused_update is True

@@ -57,13 +57,13 @@ def test_sample_is_typed_consistent_and_seeded() -> None:
     buf.push_many(*rows(0, 30))
     batch = buf.sample(256)
     assert isinstance(batch, Batch)
-    assert batch.state.shape == (256, 3) and batch.action.shape == (256, 2)
-    assert batch.reward.shape == (256,) and batch.done.shape == (256,) and batch.next_state.shape == (256, 3)
+    assert batch.obs.shape == (256, 3) and batch.action.shape == (256, 2)
+    assert batch.reward.shape == (256,) and batch.terminated.shape == (256,) and batch.next_obs.shape == (256, 3)
     assert all(a.dtype == np.float32 for a in batch)
     # each row is one transition: every field encodes the same index
-    np.testing.assert_array_equal(batch.state[:, 0], batch.reward)
-    np.testing.assert_array_equal(batch.next_state[:, 0], batch.reward + 0.5)
-    np.testing.assert_array_equal(batch.done, (batch.reward % 2 == 0).astype(np.float32))
+    np.testing.assert_array_equal(batch.obs[:, 0], batch.reward)
+    np.testing.assert_array_equal(batch.next_obs[:, 0], batch.reward + 0.5)
+    np.testing.assert_array_equal(batch.terminated, (batch.reward % 2 == 0).astype(np.float32))
     assert set(batch.reward.tolist()) <= set(range(30)) and len(set(batch.reward.tolist())) > 20
     other = ReplayBuffer(100, 3, 2, seed=1)
     other.push_many(*rows(0, 30))
@@ -137,7 +137,7 @@ def _push_then_sample(proxy: Any, start: int, n_batches: int, batch: int, out: A
     for k in range(n_batches):
         proxy.push_many(*rows(start + k * batch, batch))
     b = proxy.sample(64)
-    out.put((start, len(proxy), proxy.size(), b.reward.tolist(), b.state[:, 0].tolist()))
+    out.put((start, len(proxy), proxy.size(), b.reward.tolist(), b.obs[:, 0].tolist()))
 
 
 def test_manager_buffer_from_two_spawned_processes(replay_proxy: tuple[Any, Any]) -> None:
@@ -161,4 +161,4 @@ def test_manager_buffer_from_two_spawned_processes(replay_proxy: tuple[Any, Any]
     proxy.push(*(r[0] for r in rows(900, 1)))
     assert len(proxy) == 201
     batch = proxy.sample(8)
-    assert isinstance(batch, Batch) and batch.state.shape == (8, 3)
+    assert isinstance(batch, Batch) and batch.obs.shape == (8, 3)

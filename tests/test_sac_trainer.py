@@ -8,6 +8,7 @@ import torch
 
 from sac import ReplayBuffer, SACConfig, SACTrainer, resolve_device, start_replay_manager
 from sac.replay import PrefetchingSampler
+from sac.run.cli import field_docs
 
 STATE_DIM, ACTION_DIM = 4, 2
 
@@ -117,10 +118,10 @@ def test_reward_scale_is_a_plain_multiplier() -> None:
 
 @pytest.mark.parametrize("target_entropy, direction", [(10.0, +1), (-50.0, -1)])
 def test_alpha_moves_toward_target_entropy(target_entropy: float, direction: int) -> None:
-    trainer = make_trainer(alpha_lr=1e-2)
+    trainer = make_trainer(alpha_lr=1e-2, auto_entropy=True, target_entropy=target_entropy)
     alpha0 = trainer.alpha
     for _ in range(5):
-        stats = trainer.update(auto_entropy=True, target_entropy=target_entropy)
+        stats = trainer.update()
     # Entropy below the target -> raise alpha (more exploration); above -> lower it.
     assert (stats["entropy"] < target_entropy) == (direction > 0)
     assert np.sign(trainer.alpha - alpha0) == direction
@@ -140,9 +141,9 @@ def test_default_target_entropy_is_minus_action_dim() -> None:
 
 
 def test_polyak_arithmetic() -> None:
-    trainer = make_trainer()
+    trainer = make_trainer(soft_tau=0.1)
     targets_before = [p.detach().clone() for p in trainer.target_soft_q_net1.parameters()]
-    trainer.update(soft_tau=0.1)
+    trainer.update()
     for old, new, online in zip(
         targets_before, trainer.target_soft_q_net1.parameters(), trainer.soft_q_net1.parameters()
     ):
@@ -163,14 +164,16 @@ def test_demo_fraction_in_a_batch() -> None:
     stats = trainer.update()  # a demo buffer attached and demo_fraction > 0: demos used by default
     assert stats["demo_batch_fraction"] == pytest.approx(0.3)
     assert stats["reward_mean"] == pytest.approx(0.3 * 7.0)
-    assert trainer.update(use_demos=False)["reward_mean"] == 0.0
+    trainer.config.demo_fraction = 0.0  # the update reads its config at every call
+    assert not trainer.use_demos and trainer.update()["reward_mean"] == 0.0
     no_demos = SACTrainer(STATE_DIM, ACTION_DIM, cfg, filled_buffer(200))
+    assert not no_demos.use_demos and no_demos.update()["demo_batch_fraction"] == 0.0
     with pytest.raises(ValueError, match="demo_buffer"):
-        no_demos.update(use_demos=True)
+        no_demos.sample_batch(32, use_demos=True)
 
 
 def test_config_is_simple_documented_dataclass() -> None:
-    docs = SACConfig.field_docs()
+    docs = field_docs(SACConfig)
     for field in dataclasses.fields(SACConfig):
         assert docs.get(field.name), f"{field.name} has no docstring"
     cfg = SACConfig(hidden_dim=64, reward_scale=3.0)

@@ -118,8 +118,11 @@ def test_eval_loads_checkpoint_and_writes_json(serial_run: Path, tmp_path: Path,
 
 
 def test_eval_is_deterministic(serial_run: Path, tmp_path: Path) -> None:
-    a = train.evaluate_checkpoint(str(serial_run / "latest.pt"), episodes=2, out=str(tmp_path / "a.json"))
-    b = train.evaluate_checkpoint(str(serial_run / "latest.pt"), episodes=2, out=str(tmp_path / "b.json"))
+    from sac.run import evaluate_checkpoint
+
+    ckpt = str(serial_run / "latest.pt")
+    a = evaluate_checkpoint(ckpt, episodes=2, out=str(tmp_path / "a.json"), support_for=train.env_support)
+    b = evaluate_checkpoint(ckpt, episodes=2, out=str(tmp_path / "b.json"), support_for=train.env_support)
     assert a["mean_return"] == b["mean_return"]
 
 
@@ -223,9 +226,19 @@ def test_parallel_modes_end_to_end(mode: str, tmp_path: Path) -> None:
     table = _process_table(run_dir)
     assert not [pid for name, pid in table.items() if name != "main" and _alive(pid)], "workers left running"
     assert train.main(["eval", "--checkpoint", str(run_dir / "latest.pt"), "--episodes", "2"]) == 0
-    # The checkpoint holds the networks the workers trained, not the untouched initial ones.
-    ckpt = torch.load(run_dir / "latest.pt", weights_only=True)
-    assert ckpt is not None
+    # The checkpoint holds the networks the workers trained, not the untouched initial ones: the weights differ
+    # from the seeded initialisation, and the optimizers stepped once per update.
+    from sac import SACConfig, SACTrainer
+
+    ckpt = SACTrainer.load(str(run_dir / "latest.pt"))
+    torch.manual_seed(0)
+    initial = SACTrainer(ckpt.state_dim, ckpt.action_dim, SACConfig(hidden_dim=32))
+    for name, net in ckpt.networks().items():
+        fresh = initial.networks()[name].state_dict()
+        changed = [k for k, v in net.state_dict().items() if not torch.equal(v, fresh[k])]
+        assert changed, f"{name} is still the initial network"
+    steps = {float(s["step"]) for s in ckpt.q_optimizer.state_dict()["state"].values()}
+    assert steps == {float(summary["updates"])} and ckpt.num_updates == summary["updates"]
 
 
 @pytest.mark.slow
@@ -255,14 +268,12 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_sigterm_while_setting_up_leaves_no_manager_server(tmp_path: Path) -> None:
-    # the replay Manager starts before the demonstrations are collected; a signal then must not orphan it
+def test_sigterm_while_collecting_demonstrations_exits_cleanly(tmp_path: Path) -> None:
     run_dir = tmp_path / "setup"
     proc = _start_cli(["--mode", "actor-learner", *_flags(demo_episodes="400"), "--run-dir", str(run_dir)])
     try:
-        _wait_for(lambda: bool(_children(proc.pid)), 60, "the Manager server to start")
-        manager = _children(proc.pid)
-        time.sleep(0.5)
+        _wait_for(lambda: (run_dir / ".lock").exists(), 60, "the run folder to be taken")
+        time.sleep(1.0)
         assert not (run_dir / "demos.npz").exists(), "demonstrations finished too early for this test"
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
@@ -270,8 +281,23 @@ def test_sigterm_while_setting_up_leaves_no_manager_server(tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, out
-    assert "interrupted" in out
-    _wait_for(lambda: not [p for p in manager if _alive(p)], 10, "the Manager server to exit")
+    assert "interrupted" in out and "Traceback" not in out
+
+
+def test_failure_after_the_manager_started_leaves_no_server(tmp_path: Path, monkeypatch, capsys) -> None:
+    import multiprocessing as mp
+
+    from sac.run.run import Run
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("trainer construction failed")
+
+    monkeypatch.setattr(Run, "make_trainer", broken)
+    before = set(mp.active_children())
+    assert train.main(["--mode", "hogwild", *_flags(), "--no-demos", "--run-dir", str(tmp_path / "r")]) == 1
+    assert "trainer construction failed" in capsys.readouterr().err
+    left = [p for p in mp.active_children() if p not in before]
+    assert not left, f"processes left behind: {left}"
 
 
 @pytest.mark.slow

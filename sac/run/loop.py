@@ -152,7 +152,7 @@ class Worker:
         self.explore_steps, self.deterministic, self.push_every = explore_steps, deterministic, push_every
         self.steps_unpushed = 0
         self.episodes: list[EpisodeRecord] = []
-        self.metrics = MetricsAverager(port.report, log_every)
+        self.metrics = MetricsAverager(port.report, log_every) if trainer is not None else None
 
     # -- acting
     def act(self) -> int:
@@ -186,7 +186,7 @@ class Worker:
                 return 0
         due = self.pacer.updates_due(*self.port.own_counts())
         for _ in range(due):
-            self.metrics.add(self.trainer.update())
+            self.metrics.add(self.trainer.update())  # type: ignore[union-attr]
             self.port.updated(1)
         return due
 
@@ -213,4 +213,5 @@ class Worker:
 
     def close(self) -> None:
         self.push()
-        self.metrics.flush()
+        if self.metrics is not None:
+            self.metrics.flush()

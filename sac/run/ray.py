@@ -351,6 +351,7 @@ class RayBackend:
         self.learner: Any = None
         self.actors: dict[int, Any] = {}
         self.actor_refs: dict[int, Any] = {}
+        self.pings: dict[int, Any] = {}  # actors Ray is restarting: a ping that answers once it is back
         self.restarts = 0
         self.learner_lost = False
         self.status: dict[str, Any] = {}
@@ -441,22 +442,34 @@ class RayBackend:
         self._check_actors()
 
     def _check_actors(self) -> None:
+        """A returned actor is done; a failed one is counted once and asked to run again when Ray has restarted it
+        (calls to an actor being restarted fail with ``ActorUnavailableError``: those are not new deaths)."""
         ray = self.ray
-        if not self.actor_refs:
+        refs = {**self.actor_refs, **self.pings}
+        if not refs:
             return
-        ready, _ = ray.wait(list(self.actor_refs.values()), num_returns=len(self.actor_refs), timeout=0)
-        for i, ref in [(i, r) for i, r in self.actor_refs.items() if r in ready]:
+        ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=0)
+        for i, ref in [(i, r) for i, r in refs.items() if r in ready]:
+            restarting = i in self.pings
             try:
                 ray.get(ref)
-                del self.actor_refs[i]  # returned: the learner said stop
+                if restarting:  # back: run again
+                    del self.pings[i]
+                    self.actor_refs[i] = self.actors[i].run.remote()
+                else:
+                    del self.actor_refs[i]  # returned: the learner said stop
                 continue
             except Exception as exc:
                 reason = type(exc).__name__
+            if restarting and reason == "ActorUnavailableError":
+                self.pings[i] = self.actors[i].ping.remote()
+                continue
+            self.actor_refs.pop(i, None)
             self.run.monitor.log(f"ray actor {i} died ({reason})")
             if self.restarts >= self.run.cfg.max_restarts:
                 raise TrainingError(f"ray actors died {self.restarts + 1} times (limit --max-restarts)")
             self.restarts += 1
-            self.actor_refs[i] = self.actors[i].run.remote()  # Ray restarts the actor; this call waits for it
+            self.pings[i] = self.actors[i].ping.remote()
             self.run.monitor.log(f"ray restarts actor {i} ({self.restarts}/{self.run.cfg.max_restarts} restarts)")
 
     def counters(self) -> tuple[int, int, int | None]:
