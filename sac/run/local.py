@@ -193,13 +193,14 @@ class LocalPort:
                 self.shared.mark[0], self.shared.mark[1] = pacer.mark  # type: ignore[misc]
         return pacer.mark is not None
 
-    def stored(self, transitions: tuple[np.ndarray, ...], steps: int, episodes: list[EpisodeRecord]) -> None:
-        if len(transitions[2]):
-            self.replay.push_many(*transitions)
+    def stepped(self, steps: int, episodes: list[EpisodeRecord]) -> None:
         self.shared.env_steps[self.slot] += steps
         self.shared.episodes[self.slot] += len(episodes)
         for ep in episodes:
             self.send("episode", ep)
+
+    def push(self, transitions: tuple[np.ndarray, ...]) -> None:
+        self.replay.push_many(*transitions)
 
     def updated(self, n: int) -> None:
         self.shared.updates[self.slot] += n

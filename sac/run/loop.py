@@ -108,8 +108,11 @@ class Port(Protocol):
     def learning_started(self, pacer: Pacer) -> bool:
         """``pacer.start(...)`` on the counters this worker paces on (and shared with its actors, if any)."""
 
-    def stored(self, transitions: tuple[np.ndarray, ...], steps: int, episodes: list[EpisodeRecord]) -> None:
-        """Transitions to the buffer, ``steps`` and ``episodes`` to the counters and the main process."""
+    def stepped(self, steps: int, episodes: list[EpisodeRecord]) -> None:
+        """``steps`` env steps taken and ``episodes`` finished (counted at once; reported now or with the push)."""
+
+    def push(self, transitions: tuple[np.ndarray, ...]) -> None:
+        """Transitions ``(obs, action, reward, next_obs, terminated)`` to the replay buffer."""
 
     def updated(self, n: int) -> None:
         """``n`` updates done."""
@@ -150,8 +153,6 @@ class Worker:
     ) -> None:
         self.port, self.pacer, self.runner, self.policy, self.trainer = port, pacer, runner, policy, trainer
         self.explore_steps, self.deterministic, self.push_every = explore_steps, deterministic, push_every
-        self.steps_unpushed = 0
-        self.episodes: list[EpisodeRecord] = []
         self.metrics = MetricsAverager(port.report, log_every) if trainer is not None else None
 
     # -- acting
@@ -164,18 +165,16 @@ class Worker:
         else:
             actions = self.policy.get_action(runner.obs, deterministic=self.deterministic)
             actions = np.asarray(actions, dtype=np.float32).reshape(runner.n_envs, -1)
-        self.episodes.extend(runner.step(actions))
-        self.steps_unpushed += runner.n_envs
-        if self.steps_unpushed >= self.push_every or self.episodes:
+        finished = runner.step(actions)
+        self.port.stepped(runner.n_envs, finished)
+        if len(runner.pending) >= self.push_every or finished:
             self.push()
         return runner.n_envs
 
     def push(self) -> None:
-        """Everything gathered so far to the port."""
-        if self.runner is None or not (self.steps_unpushed or self.episodes):
-            return
-        self.port.stored(self.runner.pending.take(), self.steps_unpushed, self.episodes)
-        self.steps_unpushed, self.episodes = 0, []
+        """The transitions gathered so far to the buffer."""
+        if self.runner is not None and len(self.runner.pending):
+            self.port.push(self.runner.pending.take())
 
     # -- learning
     def learn(self) -> int:

@@ -282,18 +282,26 @@ class RayActor:
         self.status: dict[str, Any] = {}
         self.status_t = 0.0
         self.pacer: Pacer = spec["pacer"]
+        self.unsent_steps, self.unsent_episodes = 0, []
 
     # -- the Port of this actor's loop
     def total_steps(self) -> int:
-        return int(self.status["env_steps"])
+        return int(self.status["env_steps"]) + self.unsent_steps
 
     def total_updates(self) -> int:
         return int(self.status["updates"])
 
-    def stored(self, transitions: tuple[np.ndarray, ...], steps: int, episodes: list[EpisodeRecord]) -> None:
+    def stepped(self, steps: int, episodes: list[EpisodeRecord]) -> None:
+        """Counted here; the learner hears of them with the next push (an episode's end pushes at once)."""
+        self.unsent_steps += steps
+        self.unsent_episodes += episodes
+
+    def push(self, transitions: tuple[np.ndarray, ...]) -> None:
         import ray
 
-        self._set_status(ray.get(self.learner.add.remote(self.index, transitions, steps, episodes)))
+        reply = self.learner.add.remote(self.index, transitions, self.unsent_steps, self.unsent_episodes)
+        self.unsent_steps, self.unsent_episodes = 0, []
+        self._set_status(ray.get(reply))
 
     def refresh(self, pacer: Pacer) -> None:
         """Ask the learner for its counters while this actor waits for it (at most every 5 ms), then weights."""
