@@ -338,3 +338,138 @@ def test_killed_learner_stops_cleanly(tmp_path: Path) -> None:
     from sac import SACTrainer
 
     SACTrainer.load(str(run_dir / "latest.pt"))
+
+
+# -- resume: what the command line does not set comes from the checkpoint -------------------------------------
+
+
+def test_resume_applies_given_values_and_keeps_the_rest(serial_run: Path, tmp_path: Path) -> None:
+    from sac import SACTrainer
+
+    run_dir = tmp_path / "resumed-lr"
+    argv = ["--resume", str(serial_run / "latest.pt"), "--total-steps", "400", "--lr", "1e-3", "--demo-fraction",
+            "0.25", "--batch-size", "16", "--no-fused-update", "--run-dir", str(run_dir)]  # fmt: skip
+    assert train.main(argv) == 0
+    used = json.loads((run_dir / "config.json").read_text())
+    saved = json.loads((serial_run / "config.json").read_text())
+    assert used["sac"]["lr"] == 1e-3 and used["sac"]["demo_fraction"] == 0.25 and used["sac"]["batch_size"] == 16
+    assert used["sac"]["fused_update"] is False
+    for key in ("mode", "max_steps", "eval_every", "update_itr", "seed"):  # not given: the checkpoint's
+        assert used[key] == saved[key], key
+    assert used["sac"]["hidden_dim"] == saved["sac"]["hidden_dim"] == 32
+    assert used["sac"]["alpha_lr"] == saved["sac"]["alpha_lr"]
+    after = SACTrainer.load(str(run_dir / "latest.pt"))
+    assert after.config.lr == 1e-3 and after.config.batch_size == 16
+    assert {g["lr"] for g in after.q_optimizer.param_groups + after.policy_optimizer.param_groups} == {1e-3}
+    assert after.alpha_optimizer.param_groups[0]["lr"] == saved["sac"]["alpha_lr"], "--lr leaves log-alpha's rate"
+    assert after.loaded_extra["run_config"] == used
+
+
+def test_resume_refuses_a_different_network_shape(serial_run: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "--resume", str(serial_run / "latest.pt"), "--hidden-dim", "64",
+         "--run-dir", str(tmp_path / "r")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "--hidden-dim 64 differs from the checkpoint's 32" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists(), "nothing written for a refused run"
+
+
+def test_resolve_takes_the_checkpoint_config_under_the_given_values() -> None:
+    from sac.run.config import RunConfig, resolve
+
+    saved = RunConfig(mode="serial", max_steps=25).to_dict()
+    saved["sac"]["hidden_dim"] = 32
+    cfg = resolve({"sac.lr": 0.01, "workers": 3, "resume": "x.pt"}, saved)
+    assert (cfg.mode, cfg.max_steps, cfg.workers, cfg.sac.lr, cfg.sac.hidden_dim, cfg.resume) == (
+        "serial", 25, 3, 0.01, 32, "x.pt",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="--hidden-dim 64 differs from the checkpoint's 32"):
+        resolve({"sac.hidden_dim": 64}, saved)
+    assert resolve({"sac.hidden_dim": 32}, saved).sac.hidden_dim == 32, "the same value is no change"
+
+
+# -- inputs are checked in the main process, before any worker starts -----------------------------------------
+
+
+def _train_cli(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_a_second_run_on_a_live_run_folder_is_refused(tmp_path: Path) -> None:
+    from sac.run.run import RunFolderLock
+
+    run_dir = tmp_path / "taken"
+    run_dir.mkdir()
+    lock = RunFolderLock(run_dir)
+    try:
+        proc = _train_cli(["--mode", "serial", *_flags(), "--run-dir", str(run_dir)])
+    finally:
+        lock.release()
+    assert proc.returncode == 2
+    assert f"in use by a live run (pid {os.getpid()})" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (run_dir / "config.json").exists() and not (run_dir / "demos.npz").exists()
+
+
+def test_a_killed_run_leaves_its_folder_free(tmp_path: Path) -> None:
+    from sac.run.run import RunFolderLock
+
+    run_dir = tmp_path / "crashed"
+    run_dir.mkdir()
+    code = (
+        "import pathlib, time\nfrom sac.run.run import RunFolderLock\n"
+        f"RunFolderLock(pathlib.Path({str(run_dir)!r}))\nprint('held', flush=True)\ntime.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(ValueError, match="in use by a live run"):
+        RunFolderLock(run_dir)
+    holder.kill()
+    holder.wait()
+    RunFolderLock(run_dir).release()
+
+
+@pytest.mark.parametrize("case", ["garbage", "other-env", "resume-other-dims"])
+def test_input_files_are_checked_against_the_env_before_any_worker(case: str, tmp_path: Path) -> None:
+    from sac import ReplayBuffer, SACConfig, SACTrainer
+
+    path = tmp_path / ("input.pt" if case.startswith("resume") else "input.npz")
+    if case == "garbage":
+        path.write_bytes(b"not a demonstration file")
+        flag, expected = "--demo-file", f"demonstration file {path} is not readable"
+    elif case == "other-env":
+        ReplayBuffer.from_arrays(np.zeros((4, 3)), np.zeros((4, 1)), np.zeros(4), np.zeros((4, 3)), np.zeros(4)).save(
+            path
+        )
+        flag, expected = "--demo-file", f"demonstration file {path} has observation/action dims 3/1, but GraspEnv-v0"
+    else:
+        SACTrainer(3, 1, SACConfig(hidden_dim=32)).save(path)
+        flag, expected = "--resume", f"checkpoint {path}: has observation/action dims 3/1, but GraspEnv-v0 has 33/5"
+    run_dir = tmp_path / "run"
+    proc = _train_cli(["--mode", "hogwild", *_flags(), flag, str(path), "--run-dir", str(run_dir)])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert expected in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    assert not (run_dir / "processes.json").exists(), "no worker was started"
+    assert not (run_dir / "latest.pt").exists(), "nothing written"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--lr", "nan"], "--lr must be a positive number"),
+        (["--no-demos", "--demo-file", "x.npz"], "--demo-file needs --demos"),
+        (["--replay-size", "10", "--batch-size", "32"], "--replay-size (10) must hold at least one batch"),
+        (["--max-minutes", "-1"], "--max-minutes must be a positive number"),
+        (["--max-restarts", "-1"], "--max-restarts must be >= 0"),
+        (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--fps", "0"], "--fps must be at least 1"),
+        (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--episodes", "0"], "--episodes must be at least 1"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(argv: list[str], message: str, tmp_path: Path) -> None:
+    proc = _train_cli([*argv, "--run-dir", str(tmp_path / "r")] if argv[0] != "render" else argv)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "demonstrations:" not in proc.stdout
