@@ -21,20 +21,24 @@ from sac.run.cli import flags_markdown as _flags_markdown
 from sac.run.config import RunConfig
 from sac.run.envs import EnvSupport
 
-COMMANDS = ("train", "eval", "render")
+COMMANDS = ("train", "eval", "render", "export")
 
 
 def env_support(env_id: str) -> EnvSupport:
     """What the run knows about ``env_id`` beyond gymnasium: GraspEnv ids get their module, groups and expert."""
     if env_id.split(":")[-1].startswith("GraspEnv"):
+        import grasp_env
         from grasp_env.expert import collect_demonstrations
 
+        slices = grasp_env.DIVERSE_OBS_SLICES if "Diverse" in env_id else grasp_env.OBS_SLICES
+        layout = {name: [s.start, s.stop] for name, s in slices.items()}
         return EnvSupport(
             module="grasp_env",
             group_key="object_type",
             alerts={"physics_reset": "physics state went non-finite; env rebuilt itself"},
             demonstrations=collect_demonstrations,
             gui_kwargs={"headless": False, "render_mode": "human"},
+            obs_layout=layout,
         )
     return EnvSupport()
 
@@ -47,7 +51,7 @@ def flags_markdown() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description="Multi-process SAC for robot-arm grasping. Subcommands: train (default), eval, render.",
+        description="Multi-process SAC for robot-arm grasping. Subcommands: train (default), eval, render, export.",
     )
     sub = parser.add_subparsers(dest="command")
     p_train = sub.add_parser("train", help="train a policy (the default)")
@@ -65,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_render.add_argument("--episodes", type=int, default=1, help="episodes (default: 1)")
     p_render.add_argument("--seed", type=int, default=0, help="evaluation seed block (default: 0)")
     p_render.add_argument("--fps", type=int, default=24, help="video frame rate (default: 24)")
+    p_export = sub.add_parser("export", help="the deterministic policy alone, as TorchScript (needs only torch)")
+    p_export.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
+    p_export.add_argument("--out", required=True, help="TorchScript file to write (e.g. policy.pt)")
     return parser
 
 
@@ -109,6 +116,15 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from sac.run import export_checkpoint
+
+    meta = export_checkpoint(args.checkpoint, args.out, env_support)
+    dims = f"{meta['obs_dim']} -> {meta['action_dim']}"
+    print(f"exported the deterministic policy ({dims}) of {meta['env_id']} -> {meta['out']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from sac.run import TrainingError
 
     try:
-        return {"train": run_train, "eval": run_eval, "render": run_render}[args.command](args)
+        return {"train": run_train, "eval": run_eval, "render": run_render, "export": run_export}[args.command](args)
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
         _error(exc)
         return 2

@@ -27,7 +27,7 @@ def gradients(checkpoint: str, data: dict[str, np.ndarray], fused: bool, rows: i
     trainer = SACTrainer.load(checkpoint)
     trainer.config.fused_update = fused
     buf = ReplayBuffer(rows, trainer.state_dim, trainer.action_dim, seed=3)
-    buf.push_many(*[data[k][:rows] for k in ("state", "action", "reward", "next_state", "done")])
+    buf.push_many(*[data[k][:rows] for k in ("obs", "action", "reward", "next_obs", "terminated")])
     trainer.replay_buffer = buf
     grads: list[torch.Tensor] = []
 
@@ -43,7 +43,7 @@ def gradients(checkpoint: str, data: dict[str, np.ndarray], fused: bool, rows: i
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--data", required=True, help=".npz with state, action, reward, next_state, done")
+    ap.add_argument("--data", required=True, help=".npz with obs, action, reward, next_obs, terminated (a demos.npz of a run)")
     ap.add_argument("--rows", type=int, default=2000)
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -33,16 +33,16 @@ RESULTS = ROOT / "bench" / "results" / "profile.json"
 
 # part -> (file suffix, function name) whose cumulative time is that part
 PARTS: dict[str, tuple[str, str] | list[tuple[str, str]]] = {
-    "env step (PyBullet)": ("sac/rollout.py", "step"),
+    "env step (PyBullet)": ("sac/run/envs.py", "step"),
     "action selection": ("sac/networks.py", "get_action"),
     "SAC update": ("sac/trainer.py", "update"),
     "  batch sampling": ("sac/trainer.py", "sample_batch"),
     "  optimizer steps": [("torch/optim/adam.py", "step"), ("sac/optim.py", "adam_step")],
     "replay push": ("sac/replay.py", "push_many"),
-    "evaluation": ("sac/rollout.py", "evaluate_policy"),
-    "checkpoints": ("train.py", "save_checkpoint"),
-    "logging (TensorBoard)": ("train.py", "on_update"),
-    "episode bookkeeping": ("train.py", "on_episode"),
+    "evaluation": ("sac/run/envs.py", "evaluate_policy"),
+    "checkpoints": ("sac/run/run.py", "save_checkpoint"),
+    "logging (TensorBoard)": ("sac/run/monitor.py", "on_update"),
+    "episode bookkeeping": ("sac/run/monitor.py", "on_episode"),
     "demonstration collection": ("grasp_env/expert.py", "collect_demonstrations"),
 }
 

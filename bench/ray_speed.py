@@ -41,7 +41,8 @@ def broadcast_cost(hidden: int = 128, repeats: int = 200, push_every: int = 64) 
     import torch
 
     from sac.networks import GaussianPolicy
-    from sac.ray_backend import remote_classes, require_ray
+    from sac.run.loop import Pacer
+    from sac.run.ray import remote_classes, require_ray
 
     ray = require_ray()
 
@@ -53,7 +54,7 @@ def broadcast_cost(hidden: int = 128, repeats: int = 200, push_every: int = 64) 
 
         learner = learner_cls.options(num_cpus=0).remote(
             obs_dim, act_dim, SACConfig(hidden_dim=hidden).to_json(), -np.ones(act_dim), np.ones(act_dim),
-            100_000, 0, None, {"batch_size": 256}, 1.0, 10**12, 10, 200, "cpu", 1, None, 0,
+            100_000, 0, None, Pacer(ratio=1.0, learning_starts=10**12, batch_size=256), 10, 200, "cpu", 1, None, 0,
         )  # fmt: skip
         ray.get(learner.ping.remote())
 

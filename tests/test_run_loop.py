@@ -21,7 +21,9 @@ def test_learning_starts_at_the_step_and_with_a_full_batch() -> None:
     assert pacer.start(total_steps=0, replay_len=0, steps=0, updates=0), "once started, always started"
 
 
-@pytest.mark.parametrize("ratio, steps, due", [(1.0, 110, 10), (0.5, 110, 5), (0.5, 111, 5), (2.0, 103, 6), (0.0, 999, 0)])
+@pytest.mark.parametrize(
+    "ratio, steps, due", [(1.0, 110, 10), (0.5, 110, 5), (0.5, 111, 5), (2.0, 103, 6), (0.0, 999, 0)]
+)
 def test_updates_due_follow_the_ratio_from_the_mark(ratio: float, steps: int, due: int) -> None:
     pacer = Pacer(ratio=ratio, learning_starts=0, batch_size=1, mark=(100, 7))
     assert pacer.updates_due(steps, 7) == due

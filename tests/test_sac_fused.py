@@ -167,7 +167,6 @@ def test_adam_step_equals_optimizer_step(kind: str) -> None:
 
 def test_train_flag_selects_the_update() -> None:
     import train
-
     from sac.run.cli import given_values
     from sac.run.config import resolve
 

@@ -473,3 +473,48 @@ def test_bad_settings_are_refused_before_any_work(argv: list[str], message: str,
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert "demonstrations:" not in proc.stdout
+
+
+# -- export: a policy people can deploy ---------------------------------------------------------------------------
+
+_EXPORT_CHECK = """
+import json, sys, torch
+extra = {"meta.json": ""}
+policy = torch.jit.load(sys.argv[1], _extra_files=extra)
+obs = torch.load(sys.argv[2], weights_only=True)
+torch.save(policy(obs), sys.argv[3])
+one = policy(obs[0])
+assert one.shape == policy(obs)[0].shape, one.shape
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sac", "grasp_env", "train"))
+print(json.dumps({"meta": json.loads(extra["meta.json"]), "project_modules": loaded}))
+"""
+
+
+def test_export_gives_the_checkpoint_policys_actions_with_torch_alone(serial_run: Path, tmp_path: Path) -> None:
+    from sac import SACTrainer
+
+    out = tmp_path / "policy.pt"
+    assert train.main(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", str(out)]) == 0
+    policy = SACTrainer.load(str(serial_run / "best.pt")).policy_net
+    obs = torch.as_tensor(np.random.default_rng(0).uniform(-3, 3, (1000, policy.state_dim)), dtype=torch.float32)
+    torch.save(obs, tmp_path / "obs.pt")
+    # a fresh interpreter in an empty folder, with no project path: only torch is imported to run the policy
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", _EXPORT_CHECK, str(out), str(tmp_path / "obs.pt"), str(tmp_path / "act.pt")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["project_modules"] == []
+    expected = policy.get_action(obs.numpy(), deterministic=True)
+    np.testing.assert_allclose(torch.load(tmp_path / "act.pt").numpy(), expected, rtol=0, atol=1e-6)
+    meta = report["meta"]
+    assert meta["obs_dim"] == 33 and meta["action_dim"] == 5 and meta["env_id"] == "GraspEnv-v0"
+    assert meta["action_low"] == [-1.0] * 5 and meta["action_high"] == [1.0] * 5
+    assert meta["obs_layout"]["hand_pos"][0] == 0 and max(stop for _, stop in meta["obs_layout"].values()) == 33
+
+
+def test_export_to_an_unwritable_place_is_one_line(serial_run: Path) -> None:
+    proc = _train_cli(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", "/proc/policy.pt"])
+    assert proc.returncode == 2 and "cannot write the exported policy /proc/policy.pt" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sac.run.config import RunConfig
 from sac.run.envs import EnvSupport
 from sac.run.errors import Interrupted, TrainingError
-from sac.run.play import evaluate_checkpoint, render_checkpoint
+from sac.run.play import evaluate_checkpoint, export_checkpoint, render_checkpoint
 from sac.run.run import train
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "RunConfig",
     "TrainingError",
     "evaluate_checkpoint",
+    "export_checkpoint",
     "render_checkpoint",
     "train",
 ]

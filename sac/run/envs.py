@@ -67,6 +67,8 @@ class EnvSupport:
     """A scripted expert's episodes (``--demos`` without ``--demo-file`` needs one)."""
     gui_kwargs: dict[str, Any] = field(default_factory=lambda: {"render_mode": "human"})
     """Keyword arguments of ``gymnasium.make`` that open the env in a window (``render --gui``)."""
+    obs_layout: dict[str, list[int]] | None = None
+    """Observation slots, name -> ``[start, stop)``, written into exported policies."""
 
 
 def import_env_module(env_id: str, support: EnvSupport | None = None) -> None:

@@ -115,3 +115,28 @@ def render_checkpoint(
             writer.close()
         env.close()
     return {"episodes": episodes, "successes": successes, "frames": frames, "video": video}
+
+
+def export_checkpoint(checkpoint: str, out: str, support_for: SupportFor | None = None) -> dict[str, Any]:
+    """Write the checkpoint's deterministic policy as TorchScript (see `sac.export`); returns its metadata."""
+    from sac.export import export_policy
+
+    policy, extra = load_policy(checkpoint)
+    out_path = Path(out)
+    check_writable(out_path, "the exported policy")
+    env_id = extra.get("env_id", "GraspEnv-v0")
+    support = support_for(env_id) if support_for else EnvSupport()
+    meta = {
+        "format": "grasp-sac deterministic policy (TorchScript)",
+        "env_id": env_id,
+        "checkpoint": str(checkpoint),
+        "env_steps": extra.get("env_steps"),
+        "obs_dim": int(policy.state_dim),
+        "action_dim": int(policy.action_dim),
+        "action_low": policy.action_low.tolist(),
+        "action_high": policy.action_high.tolist(),
+        "obs_layout": support.obs_layout,
+        "usage": "torch.jit.load(path)(obs: float32 tensor (obs_dim,) or (n, obs_dim)) -> action",
+    }
+    export_policy(policy, out_path, meta)
+    return {**meta, "out": str(out_path)}
