@@ -1,0 +1,400 @@
+"""Write ``docs/RESULTS.md`` from ``bench/results/*.json``: every measurement as a dated table.
+
+    python bench/make_results.py            # regenerate docs/RESULTS.md
+    python bench/make_results.py --check    # exit 1 if docs/RESULTS.md differs from what the JSON gives
+
+Every number on the page comes from a JSON file; ratios are computed here from the values they compare. Each
+section says when it was measured (the date the JSON records, else the git commit date of the file, and which)
+and how to reproduce it (the command the JSON records, else the bench script that writes the file). A file no
+section knows lands in the last one, so a new result is never silently left out. ``headline_table`` renders one
+``{"date", "commit", "command", "runs": [summary.json, ...]}`` file for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+OUT = ROOT / "docs" / "RESULTS.md"
+Json = dict[str, Any]
+
+# -- formatting -------------------------------------------------------------------------------------------------
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def num(x: Any, digits: int = 1) -> str:
+    """A measured value: ints with thousands separators, floats with ``digits`` decimals; None as '-'."""
+    return "-" if x is None else f"{x:,}" if isinstance(x, int) else f"{x:,.{digits}f}"
+
+
+def rate(x: float | None) -> str:
+    """A success rate: 0.97, 0.965, 0.963, 1.00."""
+    return "-" if x is None else f"{x:.3f}".rstrip("0").ljust(4, "0")
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.2f}x"
+
+
+def mss(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{round(seconds) // 60}:{round(seconds) % 60:02d}"
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%"
+
+
+def scalars_table(d: Json) -> str:
+    """The top-level scalars of ``d``: ints as stored (some are ids), floats to four significant digits."""
+    rows = [
+        [f"`{k}`", f"{v:.4g}" if isinstance(v, float) else str(v)]
+        for k, v in d.items()
+        if not isinstance(v, dict | list)
+    ]
+    return table(["key", "value"], rows)
+
+
+def load(path: Path) -> Json:
+    return json.loads(path.read_text())
+
+
+# -- provenance -------------------------------------------------------------------------------------------------
+
+
+def git_date(path: Path) -> tuple[str, int]:
+    """(commit date, commit time) of the last commit touching ``path``; ('', 0) when it is not committed."""
+    cmd = ["git", "log", "-1", "--format=%cs %ct", "--", str(path.relative_to(ROOT))]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return (out[0], int(out[1])) if out else ("", 0)
+
+
+def when(paths: list[Path], recorded: str | None = None) -> str:
+    if recorded:
+        return f"measured {recorded} (recorded in the JSON)"
+    dates = ", ".join(sorted({git_date(p)[0] or "not committed yet" for p in paths}))
+    return f"committed {dates} (git commit date; the JSON records no date)"
+
+
+def sort_key(paths: list[Path], recorded: str | None = None) -> tuple[str, int, str]:
+    """Newest first: the date, then the commit time of the file (an uncommitted file counts as newest)."""
+    dates = [git_date(p) for p in paths]
+    latest = max(date for date, _ in dates)
+    return ((recorded or latest or "9999")[:10], max(t or sys.maxsize for _, t in dates), recorded or "")
+
+
+def script_for(path: Path) -> str | None:
+    """The bench script whose output default is ``path`` (a line naming the file with ``--out`` or ``RESULTS =``)."""
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        if any(path.name in s and ("--out" in s or "RESULTS =" in s) for s in script.read_text().splitlines()):
+            return f"python bench/{script.name}"
+    return None
+
+
+def section(title: str, paths: list[Path], date: str, commands: list[str], body: str) -> str:
+    """A dated section: the files, when, how to reproduce (one command inline, several as a block), the body."""
+    files = ", ".join(f"[`{p.relative_to(ROOT)}`](../{p.relative_to(ROOT)})" for p in paths)
+    if not commands:
+        how = "No command is recorded and no bench script writes this file."
+    elif len(commands) == 1:
+        how = f"Reproduce: `{commands[0]}`."
+    else:
+        how = "Reproduce:\n\n```\n" + "\n".join(commands) + "\n```"
+    return f"### {title}\n\n{files}; {date}. {how}\n\n{body}"
+
+
+# -- the headline: train.py with its defaults to 90% success -----------------------------------------------------
+
+Item = tuple[tuple[str, int, str], str]  # (sort key, section)
+
+
+def runs_table(runs: list[tuple[Any, str, Json]]) -> str:
+    """One row per (seed, status, summary.json-like run): time to solve, steps, the last evaluation per object."""
+    types = sorted({t for _, _, r in runs for t in (r["last_eval"] or {}).get("success_by_type", {})})
+    rows = []
+    for seed, status, r in runs:
+        ev = r["last_eval"] or {}
+        by_type = ev.get("success_by_type", {})
+        rows.append([str(seed), status, mss(r["solve_time_s"]), num(r["env_steps"]), num(r["episodes"])])
+        rows[-1] += [f"**{rate(ev.get('success_rate'))}** ({num(ev.get('episodes'))})"]
+        rows[-1] += [rate(by_type.get(t)) for t in types]
+    header = ["seed", "status", "solved in (m:ss)", "env steps", "episodes", "eval success (episodes)"]
+    return table(header + types, rows)
+
+
+def headline_table(path: Path | str) -> str:
+    """The table of a ``{"runs": [summary.json, ...]}`` file: one row per run, in the order of the file."""
+    return runs_table([(r["config"]["seed"], r["status"], r) for r in load(Path(path))["runs"]])
+
+
+def solved_line(runs: list[Json]) -> str:
+    times = [r["solve_time_s"] for r in runs if r["solved"]]
+    median = f", median {mss(statistics.median(times))}, slowest {mss(max(times))} (m:ss)" if times else ""
+    return f"Solved {len(times)} of {len(runs)}{median}."
+
+
+def headline_items(path: Path) -> list[Item]:
+    """A ``{"runs": [summary.json, ...]}`` file; or bench/headline.py's (runs by condition and seed), by condition."""
+    data = load(path)
+    if isinstance(data["runs"], list):
+        recorded = data["date"] + (f", commit {data['commit']}" if data.get("commit") else "")
+        body = f"{solved_line(data['runs'])}\n\n{headline_table(path)}"
+        return [
+            (
+                sort_key([path], data["date"]),
+                section(path.stem, [path], when([path], recorded), [data["command"]], body),
+            )
+        ]
+    items = []
+    for condition, by_seed in data["runs"].items():
+        runs = list(by_seed.values())
+        dates = sorted(r["date"] for r in runs)
+        commits = sorted({r["commit"] for r in runs if r.get("commit")})
+        recorded = dates[0] + (f" to {dates[-1]}" if dates[-1] != dates[0] else "")
+        recorded += "".join(f", commit {c}" for c in commits)
+        status = [(r["seed"], "solved" if r["solved"] else "not solved", r) for r in runs]
+        body = f"{solved_line(runs)}\n\n{runs_table(status)}\n\nThe runs (as recorded):\n\n```\n"
+        body += "\n".join(r["command"] for r in runs) + "\n```"
+        command = [f"python bench/headline.py --conditions {condition}"]
+        title = f"{path.stem}, condition `{condition}`"
+        items.append((sort_key([path], dates[-1]), section(title, [path], when([path], recorded), command, body)))
+    return items
+
+
+def train_checks_item(paths: list[Path]) -> Item:
+    runs = [load(p) for p in paths]
+    commands = [
+        f"python train.py --seed {r['config']['seed']} --max-minutes {r['config']['max_minutes']:g}" for r in runs
+    ]
+    body = f"One `train.py` run per file (its summary.json). {solved_line(runs)}\n\n"
+    body += runs_table([(r["config"]["seed"], r["status"], r) for r in runs])
+    body += "\n\nCommands: seed and `--max-minutes` from each file's `config`, which holds every setting of the run."
+    return sort_key(paths), section("train_check_*: single runs", paths, when(paths), commands, body)
+
+
+def heldout_item(paths: list[Path]) -> Item:
+    evals = [load(p) for p in paths]
+    types = sorted({t for d in evals for t in d["success_by_type"]})
+    rows, commands = [], []
+    for p, d in zip(paths, evals):
+        rows.append([f"`{d['checkpoint']}`", num(d["episodes"]), f"{d['seeds'][0]}-{d['seeds'][-1]}"])
+        rows[-1] += [f"**{rate(d['success_rate'])}**"] + [rate(d["success_by_type"].get(t)) for t in types]
+        block = re.search(r"evalseed(\d+)", p.name)
+        seed = f" --seed {block.group(1)}" if block else ""
+        commands.append(f"python train.py eval --checkpoint {d['checkpoint']} --episodes {d['episodes']}{seed}")
+    body = table(["checkpoint", "episodes", "seeds", "success"] + types, rows)
+    body += "\n\n`--seed` (the evaluation seed block) is taken from the file name."
+    title = "heldout_*: headline checkpoints on further held-out seeds"
+    return sort_key(paths), section(title, paths, when(paths), commands, body)
+
+
+# -- speed, the expert, anything else: each returns (body, date recorded in the JSON, command recorded) -----------
+
+Rendered = tuple[str, str | None, str | None]
+
+
+def compare(d: Json) -> Rendered:
+    tput, ttt, settings = d["throughput"], d.get("time_to_target", {}), d["throughput_settings"]
+    base = "serial" if "serial" in tput else next(iter(tput))
+    base_time = ttt.get(base, {}).get("median_solve_time_s")
+    rows, notes = [], []
+    for name, v in tput.items():
+        t = ttt.get(name, {})
+        steps, updates, time = v["env_steps_per_s"], v["updates_per_s"], t.get("median_solve_time_s")
+        rows.append([f"`{name}`", num(steps, 0), num(updates, 0), mss(time), t.get("solved", "-")])
+        rows[-1] += [ratio(steps, tput[base]["env_steps_per_s"]), ratio(updates, tput[base]["updates_per_s"])]
+        rows[-1].append(ratio(base_time, time))
+        if "source" in t:
+            notes.append(f"`{name}`'s time to target: {t['source']}.")
+    header = ["variant", "env steps/s", "updates/s", "time to target (median)", "seeds solved"]
+    header += [f"steps/s vs {base}", f"updates/s vs {base}", f"time to target, {base} / variant"]
+    g = d["no_grad"]
+    ms = g["ms_median"]
+    pairs = [("target_graph", "target_no_grad"), ("update_graph", "update_no_grad"), ("update_no_grad", "update_fused")]
+    grad = [[f"`{a}` / `{b}`", num(ms[a], 3), num(ms[b], 3), ratio(ms[a], ms[b])] for a, b in pairs]
+    body = (
+        f"Variants as in `bench/compare.py`'s docstring. Throughput: medians of 2-second windows, "
+        f"{settings['rounds']} round(s) of {settings['seconds']:g} s per variant; time to target: a full run "
+        f"per variant and seed (m:ss). {' '.join(notes)}\n\n{table(header, rows)}\n\n"
+        f"The critic target and the whole update (hidden {g['hidden']}, batch {g['batch']}; medians, ms):\n\n"
+        + table(["comparison", "first, ms", "second, ms", "ratio"], grad)
+    )
+    flags = f"--rounds {settings['rounds']} --seconds {settings['seconds']:g}" + (" --time-to-target" if ttt else "")
+    return body, d["machine"]["date"], f"python bench/compare.py {flags}"
+
+
+def sac_speed(d: Json) -> Rendered:
+    variants = d["variants"]
+    first = next(iter(variants))
+    rows = []
+    for name, v in variants.items():
+        per_round = v["updates_per_s_all_rounds"]
+        rows.append([f"`{name}`", num(v["updates_per_s"]), pct(v["fraction_of_peak_nominal"], 1)])
+        rows[-1] += [pct(v["fraction_of_peak_executed"], 1), f"{num(min(per_round))}-{num(max(per_round))}"]
+        rows[-1].append(ratio(v["updates_per_s"], variants[first]["updates_per_s"]))
+    s, m = d["settings"], d["machine"]
+    head = ["variant", "updates/s", "of peak (nominal FLOPs)", "of peak (executed)", "updates/s per round"]
+    body = (
+        f"{m['cpu']}, torch {m['torch']}; batch {s['batch']}, hidden {s['hidden']}, {s['threads']} thread(s), "
+        f"{s['rounds']} rounds of {s['updates_per_round']} updates, medians over rounds; matmul peak "
+        f"{num(d['matmul_peak_gflops_median'])} GFLOP/s. Fraction of peak: {d['fraction_of_peak']}. Variants: "
+        f"see `bench/sac_speed.py`'s docstring.\n\n" + table(head + [f"vs {first}"], rows)
+    )
+    return body, None, f"python bench/sac_speed.py --rounds {s['rounds']}"
+
+
+def update_ab(d: Json) -> Rendered:
+    f = d["fraction_of_peak"]
+    rows = []
+    for side in ("base", "current"):
+        readings = f[side]["readings"]
+        rows.append([side, f"`{d[side]}`", pct(f[side]["median"], 1), num(len(readings))])
+        rows[-1].append(f"{pct(min(readings), 1)}-{pct(max(readings), 1)}")
+    body = table(["side", "revision", "fraction of peak (median)", "readings", "range"], rows)
+    body += f"\n\nCurrent over base (medians): {ratio(f['current']['median'], f['base']['median'])}."
+    return body, None, f"python bench/update_ab.py --base {d['base']}"
+
+
+def ray_speed(d: Json) -> Rendered:
+    tput, s = d["throughput"], d["settings"]
+    rows = []
+    for name, v in tput.items():
+        local = tput.get(name.replace("ray-", "actor-learner-")) if name.startswith("ray-") else None
+        rows.append([f"`{name}`", num(v["env_steps_per_s"]), num(v["updates_per_s"])])
+        rows[-1] += [ratio(v[k], local[k]) if local else "-" for k in ("env_steps_per_s", "updates_per_s")]
+    head = ["variant", "env steps/s", "learner updates/s", "env steps/s vs local", "updates/s vs local"]
+    body = (
+        f"{s['rounds']} round(s) of {s['seconds']:g} s per variant, medians of 2-second windows; `ray-N` is "
+        f"compared with `actor-learner-N` (the local backend, N actors) of the same run.\n\n{table(head, rows)}\n\n"
+        f"Weight broadcast and one push:\n\n{scalars_table(d['broadcast'])}\n\nOn paper (the bench's `capacity` "
+        f"entry, with the assumptions it names):\n\n{scalars_table(d['capacity'])}"
+    )
+    return body, None, f"python bench/ray_speed.py --rounds {s['rounds']} --seconds {s['seconds']:g}"
+
+
+def replay_speed(d: Json) -> Rendered:
+    rows = []
+    for phase in ("in_process", "proxy_flat_out", "proxy_paced"):
+        p = d[phase]
+        push, sample = p["push_many"], p["sample"]
+        rows.append([f"`{phase}`", f"{num(push['median_us'], 0)} (p90 {num(push['p90_us'], 0)})"])
+        rows[-1] += [num(p["transitions_per_s"], 0), f"{num(sample['median_us'], 0)} (p90 {num(sample['p90_us'], 0)})"]
+        rows[-1].append(num(p["batches_per_s"], 0))
+    learner = d["proxy_paced_learner"]
+    kinds = [k for k in learner if k.startswith("sample_")]
+    waits = [[f"`{k}`", num(learner[k]["median_us"], 0), num(learner[k]["p90_us"], 0)] for k in kinds]
+    body = (
+        f"{scalars_table(d['settings'])}\n\n"
+        + table(["phase", "push_many, us", "transitions/s", "sample, us", "batches/s"], rows)
+        + f"\n\nThe learner's samples when paced like training:\n\n{table(['sample', 'median, us', 'p90, us'], waits)}"
+        f"\n\nPer env step (a worker's push) and per update (the learner's wait):\n\n{scalars_table(d)}"
+    )
+    return body, None, None
+
+
+def profile(d: Json) -> Rendered:
+    variants = {k: v for k, v in d.items() if isinstance(v, dict)}
+    rows = []
+    for part in next(iter(variants.values()))["parts_s"]:
+        rows.append([f"of which {part.strip()}" if part.startswith(" ") else part])
+        rows[-1] += [f"{num(v['parts_s'][part])} s ({pct(v['parts_s'][part], v['wall_s'])})" for v in variants.values()]
+    rows.append(["wall clock"] + [f"{num(v['wall_s'])} s" for v in variants.values()])
+    runs = "\n".join(f"{k}: {v['command']}" for k, v in variants.items())
+    body = (
+        f"One serial `train.py` run per variant under cProfile, {num(d['steps_after_exploration'])} env steps after "
+        f"the exploration steps; seconds and share of the wall clock.\n\n{table(['part', *variants], rows)}\n\n"
+        f"The runs (as recorded):\n\n```\n{runs}\n```"
+    )
+    return body, d.get("date"), None
+
+
+def expert_success(d: Json) -> Rendered:
+    rows = [[t, num(v["episodes"]), num(v["successes"]), rate(v["success_rate"])] for t, v in d["per_type"].items()]
+    rows.append(["all", num(d["episodes"]), "-", f"**{rate(d['success_rate'])}**"])
+    body = table(["object", "episodes", "successes", "success rate"], rows) + "\n\n" + scalars_table(d)
+    return body, None, f"python bench/expert_success.py --episodes {d['episodes']} --seed {d['first_seed']}"
+
+
+def other(d: Json) -> Rendered:
+    """Any file: its top-level scalars, and the names of what else it holds."""
+    nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
+    body = "Top-level values" + (f" (the file also holds {nested})" if nested else "") + ":\n\n" + scalars_table(d)
+    date, command = (d.get(k) if isinstance(d.get(k), str) else None for k in ("date", "command"))
+    return body, date, command
+
+
+SECTIONS = [  # (heading, file, title, renderer), in page order
+    ("Where the speed comes from", "compare.json", "parallel training against serial", compare),
+    ("The SAC update", "sac_speed.json", "updates/s and the fraction of the matmul peak", sac_speed),
+    ("The SAC update", "update_ab.json", "the update at two git revisions, A/B", update_ab),
+    ("On a Ray cluster", "ray_speed.json", "the Ray backend against the local one", ray_speed),
+    ("The env", "env_speed.json", "GraspEnv against raw PyBullet", other),
+    ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
+    ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
+    ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
+]
+
+NOTE = (
+    "Generated by `python bench/make_results.py` from bench/results/*.json; do not edit by hand. Machines differ: "
+    "the project's 2-core VM has run on different hosts from day to day, so compare numbers within one table; each "
+    "section gives its date (recorded in the JSON, or else the git commit date of the file, and says which)."
+)
+
+
+def render() -> str:
+    """The whole page, from the JSON files present now."""
+    files = {p.name: p for p in sorted(RESULTS.glob("*.json"))}
+    items = [item for n in files if n.startswith("headline") for item in headline_items(files[n])]
+    for prefix, make in (("train_check_", train_checks_item), ("heldout_", heldout_item)):
+        if group := [files[n] for n in files if n.startswith(prefix)]:
+            items.append(make(group))
+    curves = (
+        "![learning curves](learning_curves.png)\n\n`docs/learning_curves.png`: eval success against env steps and "
+        "wall-clock, drawn by `python bench/plot_curves.py` from `bench/results/headline.json`."
+    )
+    out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
+    out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]
+    known = {name for _, name, _, _ in SECTIONS}
+    rest = [n for n in files if n not in known and not n.startswith(("headline", "train_check_", "heldout_"))]
+    heading = ""
+    for head, name, title, renderer in SECTIONS + [("Other results", n, "", other) for n in rest]:
+        if name not in files:
+            continue
+        path = files[name]
+        body, recorded, command = renderer(load(path))
+        if head != heading:
+            out.append(f"## {head}")
+            heading = head
+        command = command or script_for(path)
+        title = f"{path.stem}: {title}" if title else path.stem
+        out.append(section(title, [path], when([path], recorded), [command] if command else [], body))
+    return "\n\n".join(part.strip() for part in out) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if docs/RESULTS.md is out of date; write nothing")
+    text = render()
+    if p.parse_args().check:
+        if OUT.exists() and OUT.read_text() == text:
+            return 0
+        print(f"{OUT.relative_to(ROOT)} is out of date: run python bench/make_results.py", file=sys.stderr)
+        return 1
+    OUT.write_text(text)
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
