@@ -1,9 +1,10 @@
 """Atomic checkpoint files and loading that says what is wrong.
 
-`save_checkpoint` writes to a temporary file in the target's directory, fsyncs it and ``os.replace``s it over the
-target, so a crash mid-write leaves the previous checkpoint whole. `load_checkpoint` reads with
-``torch.load(weights_only=True)`` (tensors, containers and primitives only: no code runs on load) and turns every
-failure into a `CheckpointError` naming the file and the problem.
+`atomic_write` (used for every file the project writes that a crash must not leave half-written: checkpoints,
+replay buffers, exported policies, the run's process table) writes to a temporary file in the target's directory,
+fsyncs it and ``os.replace``s it over the target, so a crash mid-write leaves the previous file whole.
+`load_checkpoint` reads with ``torch.load(weights_only=True)`` (tensors, containers and primitives only: no code
+runs on load) and turns every failure into a `CheckpointError` naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import os
 import pickle
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -27,18 +29,15 @@ class CheckpointError(RuntimeError):
         super().__init__(f"checkpoint {self.path}: {problem}")
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` with ``torch.save`` atomically; returns the path.
-
-    ``payload`` should hold only what ``weights_only`` loading accepts: tensors, dicts, lists, tuples, strings,
-    numbers, bools and None.
-    """
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file atomically: ``write(f)`` into a temporary file in the same directory, fsync, then
+    ``os.replace`` over ``path``. A crash at any point leaves the previous file whole; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -47,6 +46,15 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` with ``torch.save`` atomically (`atomic_write`); returns the path.
+
+    ``payload`` should hold only what ``weights_only`` loading accepts: tensors, dicts, lists, tuples, strings,
+    numbers, bools and None.
+    """
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def _fsync_dir(directory: Path) -> None:

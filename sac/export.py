@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from sac.checkpoint import atomic_write
 
 
 class DeterministicPolicy(nn.Module):
@@ -45,13 +46,6 @@ class DeterministicPolicy(nn.Module):
 def export_policy(policy: Any, out: str | os.PathLike, meta: dict[str, Any]) -> Path:
     """Script the deterministic policy and write it atomically to ``out`` with ``meta`` as ``meta.json``."""
     module = torch.jit.script(DeterministicPolicy(policy).cpu().eval())
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        torch.jit.save(module, tmp, _extra_files={"meta.json": json.dumps(meta, indent=2)})
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(
+        out, lambda f: torch.jit.save(module, f, _extra_files={"meta.json": json.dumps(meta, indent=2)})
+    )

@@ -1,15 +1,15 @@
 """The SAC update with hand-written gradients: the same arithmetic as `SACTrainer.update`, without autograd.
 
-Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py: 46-54% of
-the matmul peak at hidden 256). Each fresh ``(batch, hidden)`` activation or gradient costs 100-180 us to write to
-cold memory, and autograd makes about thirty of them per update, besides recording and replaying its graph. Here
+Why: on a small CPU the autograd update is bound by overhead, not by its matrix products (bench/sac_speed.py
+measures both against the matmul peak). Each fresh ``(batch, hidden)`` activation or gradient is written to cold
+memory, and autograd makes about thirty of them per update, besides recording and replaying its graph. Here
 every activation and gradient has a buffer allocated once per batch size and written in place (``out=``), the
 twin-critic target and the actor step share one policy forward of ``[s'; s]`` (both use the policy before its
 step), and each backward computes only what an optimizer reads: weight gradients for the trained network, input
 gradients only where the chain rule needs them. The thin products (``action_dim`` or ``state_dim`` wide) are
-computed in whichever layout MKL runs fastest: the policy's two heads as one transposed ``(2 * action_dim, 2 *
-batch)`` product (2x), ``dL/da`` transposed (5x), the first layers' weight gradients through their transposes
-(1.25x; measured at batch 256, hidden 256, see bench/sac_speed.py). The statistics for logging are written as
+computed in whichever layout MKL runs fastest (bench/sac_speed.py times each): the policy's two heads as one
+transposed ``(2 * action_dim, 2 * batch)`` product, ``dL/da`` transposed, the first layers' weight gradients
+through their transposes. The statistics for logging are written as
 rows of one buffer and averaged by one call; the Adam step counters advance with one ``add_``
 (`sac.optim.PreparedAdam`).
 
@@ -89,7 +89,7 @@ def _relu_backward_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 
 def _weight_grad_(grad: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor, scratch: torch.Tensor) -> None:
     """``grad = d_out.T @ x`` for a thin ``x`` (few input features): MKL computes the transposed product
-    ``x.T @ d_out`` about 1.6x faster than the product itself at these shapes (1.25x with the transposing copy)."""
+    ``x.T @ d_out`` faster than the product itself at these shapes, even with the transposing copy."""
     torch.mm(x.t(), d_out, out=scratch)
     grad.copy_(scratch.t())
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -200,20 +199,10 @@ class ReplayBuffer:
             self.rng.bit_generator.state = json.loads(str(np.asarray(data["rng_state"])))
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write an ``.npz`` atomically (temporary file in the same directory, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state_dict())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        """Write an ``.npz`` atomically (`sac.checkpoint.atomic_write`)."""
+        from sac.checkpoint import atomic_write
+
+        return atomic_write(path, lambda f: np.savez(f, **self.state_dict()))
 
     def load(self, path: str | os.PathLike) -> ReplayBuffer:
         """Fill this buffer from an ``.npz`` written by `save`; returns ``self``."""

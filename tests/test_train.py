@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -518,3 +519,45 @@ def test_export_to_an_unwritable_place_is_one_line(serial_run: Path) -> None:
     proc = _train_cli(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", "/proc/policy.pt"])
     assert proc.returncode == 2 and "cannot write the exported policy /proc/policy.pt" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_replay_server_is_named_and_stops_the_run_at_once(tmp_path: Path) -> None:
+    run_dir = tmp_path / "manager"
+    before = set(Path(tempfile.gettempdir()).glob("pymp-*"))
+    proc = _start_cli(["--mode", "hogwild", *_flags(total_steps="10000000"), "--run-dir", str(run_dir)])
+    try:
+        _wait_for(lambda: (run_dir / "latest.pt").exists(), 120, "a first checkpoint")
+        table = _process_table(run_dir)
+        run_folders = set(Path(tempfile.gettempdir()).glob("pymp-*")) - before  # the run's multiprocessing folders
+        assert run_folders
+        os.kill(table["replay-manager"], signal.SIGKILL)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out
+    assert f"the replay buffer server (Manager process, pid {table['replay-manager']}) died" in out
+    assert "replacement" not in out and "Traceback" not in out
+    _wait_for(lambda: not [p for p in table.values() if _alive(p)], 10, "every process of the run to exit")
+    from sac import SACTrainer
+
+    assert SACTrainer.load(str(run_dir / "latest.pt")).num_updates > 0
+    assert not [d for d in run_folders if d.exists()], "multiprocessing temp folders left behind"
+
+
+@pytest.mark.parametrize("where", ["a-file", "/sys/kernel/grasp-run", "/proc/grasp-run"])
+def test_an_unwritable_run_folder_is_one_line_before_any_work(where: str, tmp_path: Path) -> None:
+    if where == "a-file":
+        where = str(tmp_path / "file")
+        Path(where).write_text("not a folder")
+    proc = _train_cli(["--mode", "serial", *_flags(), "--run-dir", where])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"cannot write the run folder {where}" in proc.stderr and "Traceback" not in proc.stderr
+    assert "demonstrations:" not in proc.stdout
+
+
+def test_a_video_onto_an_unwritable_place_fails_before_rendering(serial_run: Path) -> None:
+    proc = _train_cli(["render", "--checkpoint", str(serial_run / "latest.pt"), "--video", "/proc/grasp.mp4"])
+    assert proc.returncode == 2 and "cannot write the video /proc/grasp.mp4" in proc.stderr
+    assert "Traceback" not in proc.stderr and "rendered" not in proc.stdout

@@ -22,6 +22,7 @@ import contextlib
 import copy
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -419,6 +420,7 @@ class LocalBackend:
             while self.shared.total_env_steps() < until_steps and time.perf_counter() < deadline:
                 self.serial.step()
             return
+        self._check_manager()
         conns = {recv: slot for slot, (_, _, recv) in self.procs.items()}
         for conn in wait(list(conns), timeout=timeout) if conns else []:
             self._drain(conns[conn])
@@ -433,6 +435,7 @@ class LocalBackend:
             while recv.poll():
                 kind, payload = recv.recv()
                 if kind == "error":
+                    self._check_manager()  # a worker that lost the buffer server fails because of it
                     raise TrainingError(f"{role} process {slot} failed: {payload.splitlines()[0]}\n{payload}")
                 self._deliver(kind, payload)
         except (EOFError, OSError):
@@ -443,9 +446,19 @@ class LocalBackend:
             self.run.monitor.log(f"dropped a broken message from {role}-{slot}: {exc}")
             self._check_dead(slot)
 
+    def _check_manager(self) -> None:
+        """A dead replay buffer server ends the run at once: every worker needs it, restarting them is pointless."""
+        proc = self.manager._process if self.manager is not None else None
+        if proc is not None and not proc.is_alive() and not self.shared.stop.is_set():
+            raise TrainingError(
+                f"the replay buffer server (Manager process, pid {proc.pid}) died with exit code {proc.exitcode}; "
+                "stopping (the networks are intact: latest.pt is written)"
+            )
+
     def _check_dead(self, slot: int) -> None:
         if slot not in self.procs:
             return
+        self._check_manager()
         proc, role, recv = self.procs[slot]
         proc.join(timeout=0.5)
         if proc.is_alive():
@@ -509,6 +522,12 @@ class LocalBackend:
 
     def close(self) -> None:
         if self.manager is not None:
+            proc, address = self.manager._process, self.manager.address
             with contextlib.suppress(Exception):
                 self.manager.shutdown()
+            if proc is not None and proc.exitcode not in (0, None, -signal.SIGTERM):
+                # a server killed outright leaves its socket folder (/tmp/pymp-*) behind: ours to remove
+                folder = os.path.dirname(address) if isinstance(address, str) else ""
+                if os.path.basename(folder).startswith("pymp-"):
+                    shutil.rmtree(folder, ignore_errors=True)
             self.manager = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,16 +24,18 @@ def load_policy(checkpoint: str) -> tuple[Any, dict[str, Any]]:
 
 
 def check_writable(path: Path, what: str) -> None:
-    """Raise ValueError, one line, when ``path`` cannot be created (checked before any work)."""
-    parent = path.parent
+    """Raise ValueError, one line, when a file cannot be created at ``path`` (checked before any work by creating
+    and removing a temporary file beside it: permission bits alone do not tell for root or read-only mounts)."""
+    import tempfile
+
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name + ".probe"):
+            pass
     except OSError as exc:
         raise ValueError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    if path.is_dir():
-        raise ValueError(f"cannot write {what} {path}: it is a directory")
-    if not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write {what} {path}: {parent} is not writable")
 
 
 def evaluate_checkpoint(

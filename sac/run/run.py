@@ -255,10 +255,10 @@ class Run:
 
     def write_process_table(self) -> None:
         """``run_dir/processes.json``: role and pid (or Ray name) of every live worker (for operators and tests)."""
-        table = {"main": os.getpid(), **self.backend.process_table()}
-        tmp = self.run_dir / "processes.json.tmp"
-        tmp.write_text(json.dumps(table, indent=2))
-        os.replace(tmp, self.run_dir / "processes.json")
+        from sac.checkpoint import atomic_write
+
+        table = json.dumps({"main": os.getpid(), **self.backend.process_table()}, indent=2)
+        atomic_write(self.run_dir / "processes.json", lambda f: f.write(table.encode()))
 
     # -- evaluation and checkpoints
     def evaluate(self, episodes: int) -> dict[str, Any]:
