@@ -30,7 +30,8 @@ def env_support(env_id: str) -> EnvSupport:
         import grasp_env
         from grasp_env.expert import collect_demonstrations
 
-        slices = grasp_env.DIVERSE_OBS_SLICES if "Diverse" in env_id else grasp_env.OBS_SLICES
+        diverse = "Diverse" in env_id  # periodic evaluation on the validation objects, `eval` on the test ones
+        slices = grasp_env.DIVERSE_OBS_SLICES if diverse else grasp_env.OBS_SLICES
         layout = {name: [s.start, s.stop] for name, s in slices.items()}
         return EnvSupport(
             module="grasp_env",
@@ -39,6 +40,8 @@ def env_support(env_id: str) -> EnvSupport:
             demonstrations=collect_demonstrations,
             gui_kwargs={"headless": False, "render_mode": "human"},
             obs_layout=layout,
+            eval_kwargs={"split": "val"} if diverse else {},
+            test_kwargs={"split": "test"} if diverse else {},
         )
     return EnvSupport()
 
@@ -93,11 +96,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from sac.run import evaluate_checkpoint
 
     result = evaluate_checkpoint(args.checkpoint, args.episodes, args.seed, args.out, env_support)
-    by_type = ", ".join(f"{t} {v:.2f}" for t, v in result["success_by_type"].items())
+    groups = result["success_by_type"]
+    by_type = ", ".join(f"{t} {v:.2f}" for t, v in groups.items()) if len(groups) <= 8 else f"{len(groups)} objects"
     print(
         f"success {result['success_rate']:.3f} over {result['episodes']} episodes | mean return "
         f"{result['mean_return']:.2f} | mean length {result['mean_length']:.1f}"
         + (f" | {by_type}" if by_type else "")
+        + "".join(f" | {k} {v}" for k, v in result["env_kwargs"].items())
         + f" -> {result['out']}"
     )
     return 0

@@ -465,6 +465,7 @@ def test_input_files_are_checked_against_the_env_before_any_worker(case: str, tm
         (["--replay-size", "10", "--batch-size", "32"], "--replay-size (10) must hold at least one batch"),
         (["--max-minutes", "-1"], "--max-minutes must be a positive number"),
         (["--max-restarts", "-1"], "--max-restarts must be >= 0"),
+        (["--device", "cuda"], "CUDA is not available" if not torch.cuda.is_available() else "hogwild shares"),
         (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--fps", "0"], "--fps must be at least 1"),
         (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--episodes", "0"], "--episodes must be at least 1"),
     ],
@@ -561,3 +562,35 @@ def test_a_video_onto_an_unwritable_place_fails_before_rendering(serial_run: Pat
     proc = _train_cli(["render", "--checkpoint", str(serial_run / "latest.pt"), "--video", "/proc/grasp.mp4"])
     assert proc.returncode == 2 and "cannot write the video /proc/grasp.mp4" in proc.stderr
     assert "Traceback" not in proc.stderr and "rendered" not in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_resumed_actor_learner_run_paces_like_the_run_it_continues(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    flags = _flags(total_steps="600", update_itr="0.5", max_lead_steps="100", eval_every="0")
+    assert train.main(["--mode", "actor-learner", *flags, "--run-dir", str(first)]) == 0
+    before = json.loads((first / "summary.json").read_text())
+    args = ["--resume", str(first / "latest.pt"), "--total-steps", "1400", "--run-dir", str(second)]
+    assert train.main(args) == 0
+    after = json.loads((second / "summary.json").read_text())
+    steps, updates = after["env_steps"] - before["env_steps"], after["updates"] - before["updates"]
+    assert steps >= 1400 - before["env_steps"]
+    # the learner starts at once (one batch in the refilled buffer) and keeps the ratio: no stall, no flood
+    assert 0.5 * (steps - 32) - 100 <= updates <= 0.5 * steps + 1, (steps, updates)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["serial", "actor-learner"])
+def test_the_diverse_env_trains_on_train_objects_and_evaluates_on_held_out_ones(mode: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / mode
+    assert train.main(["--env", "GraspEnv-Diverse-v0", "--mode", mode, *_flags(), "--run-dir", str(run_dir)]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["updates"] > 0
+    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
+    seen = {name for e in evals for name in e["success_by_type"]}
+    assert seen and all(int(name.split("_")[-1]) % 10 == 5 for name in seen), f"periodic evals on val: {seen}"
+    out = tmp_path / "test.json"
+    assert train.main(["eval", "--checkpoint", str(run_dir / "latest.pt"), "--episodes", "3", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["env_kwargs"] == {"split": "test"}
+    assert all(int(name.split("_")[-1]) % 10 == 0 for name in result["success_by_type"]), "eval on test objects"

@@ -69,6 +69,10 @@ class EnvSupport:
     """Keyword arguments of ``gymnasium.make`` that open the env in a window (``render --gui``)."""
     obs_layout: dict[str, list[int]] | None = None
     """Observation slots, name -> ``[start, stop)``, written into exported policies."""
+    eval_kwargs: dict[str, Any] = field(default_factory=dict)
+    """``gymnasium.make`` kwargs of the run's periodic evaluation env (e.g. a validation split)."""
+    test_kwargs: dict[str, Any] = field(default_factory=dict)
+    """``gymnasium.make`` kwargs of ``train.py eval`` and ``render`` (e.g. a test split no run looks at)."""
 
 
 def import_env_module(env_id: str, support: EnvSupport | None = None) -> None:

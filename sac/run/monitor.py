@@ -20,6 +20,9 @@ import numpy as np
 
 from sac.run.envs import EnvSupport, EpisodeRecord
 
+MAX_GROUPS_SHOWN = 8
+"""Success per group (object type) goes to the log line and TensorBoard up to this many groups (eval.jsonl: all)."""
+
 
 def fmt_duration(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(round(seconds))))
@@ -135,11 +138,12 @@ class Monitor:
         w.add_scalar("eval/success", result["success_rate"], step)
         w.add_scalar("eval/return", result["mean_return"], step)
         w.add_scalar("eval/length", result["mean_length"], step)
-        for t, v in result["success_by_type"].items():
+        groups = result["success_by_type"] if len(result["success_by_type"]) <= MAX_GROUPS_SHOWN else {}
+        for t, v in groups.items():
             w.add_scalar(f"eval/success_{t}", v, step)
         with open(self.run_dir / "eval.jsonl", "a") as f:
             f.write(json.dumps(result) + "\n")
-        by_type = " ".join(f"{t} {v:.2f}" for t, v in result["success_by_type"].items())
+        by_type = " ".join(f"{t} {v:.2f}" for t, v in groups.items())
         self.log(
             f"[{fmt_duration(self.elapsed)}] eval at {step} steps: success {result['success_rate']:.2f} "
             f"over {result['episodes']} episodes, return {result['mean_return']:.1f} {by_type}".rstrip()

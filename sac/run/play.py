@@ -49,13 +49,15 @@ def evaluate_checkpoint(
     check_writable(out_path, "the evaluation result")
     env_id = extra.get("env_id", "GraspEnv-v0")
     support = support_for(env_id) if support_for else EnvSupport()
-    env = make_env(env_id, support, None, extra.get("max_steps"))
+    env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
     try:
         t0 = time.perf_counter()
         result = evaluate_policy(policy, env, episodes, seed=eval_seed(seed), support=support)
     finally:
         env.close()
-    result.update(checkpoint=str(checkpoint), env_id=env_id, eval_time_s=time.perf_counter() - t0)
+    result.update(
+        checkpoint=str(checkpoint), env_id=env_id, env_kwargs=support.test_kwargs, eval_time_s=time.perf_counter() - t0
+    )
     out_path.write_text(json.dumps(result, indent=2))
     result["out"] = str(out_path)
     return result
@@ -82,7 +84,7 @@ def render_checkpoint(
         check_writable(Path(video), "the video")
     env_id = extra.get("env_id", "GraspEnv-v0")
     support = support_for(env_id) if support_for else EnvSupport()
-    kwargs = dict(support.gui_kwargs) if gui else {"render_mode": "rgb_array"}
+    kwargs = {**support.test_kwargs, **(support.gui_kwargs if gui else {"render_mode": "rgb_array"})}
     env = make_env(env_id, support, kwargs, extra.get("max_steps"))
     writer, frames, successes = None, 0, []
     try:

@@ -263,7 +263,7 @@ class Run:
     # -- evaluation and checkpoints
     def evaluate(self, episodes: int) -> dict[str, Any]:
         if getattr(self, "_eval_env", None) is None:
-            self._eval_env = make_env(self.cfg.env, self.support, None, self.cfg.max_steps)
+            self._eval_env = make_env(self.cfg.env, self.support, self.support.eval_kwargs, self.cfg.max_steps)
         policy = clone_module(self.backend.trainer.policy_net)
         self.backend.snapshot_policy(policy)
         m = self.monitor
