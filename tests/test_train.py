@@ -594,3 +594,18 @@ def test_the_diverse_env_trains_on_train_objects_and_evaluates_on_held_out_ones(
     result = json.loads(out.read_text())
     assert result["env_kwargs"] == {"split": "test"}
     assert all(int(name.split("_")[-1]) % 10 == 0 for name in result["success_by_type"]), "eval on test objects"
+
+
+def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_has(tmp_path: Path, capsys) -> None:
+    run_dir = tmp_path / "pendulum"
+    argv = ["--env", "Pendulum-v1", "--mode", "serial", "--no-demos", "--max-steps", "50", "--total-steps", "2000",
+            "--explore-steps", "100", "--learning-starts", "100", "--batch-size", "32", "--hidden-dim", "32",
+            "--eval-every", "200", "--eval-episodes", "2", "--final-eval-episodes", "3", "--target-success", "0.5",
+            "--target-return", "-1000000", "--no-progress", "--run-dir", str(run_dir)]  # fmt: skip
+    assert train.main(argv) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "solved" and summary["env_steps"] < 2000, "stopped by the return target"
+    assert summary["best_eval_success"] is None and summary["best_eval_return"] is not None
+    assert "eval at 200 steps: 3 episodes, return" in out and "success 0.00" not in out
+    assert "Solved in" in out and "eval return" in out

@@ -77,7 +77,10 @@ class RunConfig:
     """Episodes of the confirming evaluation when --target-success is reached, and of the final evaluation of a
     run that stops unsolved at a limit (none with --eval-every 0)."""
     target_success: float | None = 0.9
-    """Stop as solved when a confirming evaluation reaches this success rate (none: never)."""
+    """Stop as solved when a confirming evaluation reaches this success rate (envs that report is_success; none:
+    never)."""
+    target_return: float | None = None
+    """Stop as solved when a confirming evaluation's mean return reaches this (any env; none: never)."""
     publish_every: int = 10
     """Actor-learner: updates between weight publications to the actors."""
     max_lead_steps: int = 2_000
@@ -143,6 +146,10 @@ class RunConfig:
             (
                 self.target_success is None or 0.0 < self.target_success <= 1.0,
                 "--target-success must be in (0, 1]",
+            ),
+            (
+                self.target_return is None or math.isfinite(self.target_return),
+                "--target-return must be a finite number",
             ),
             (self.publish_every >= 1 and self.push_every >= 1 and self.log_every >= 1, "intervals must be positive"),
             (self.max_lead_steps >= 1, "--max-lead-steps must be positive"),

@@ -235,9 +235,11 @@ def evaluate_policy(
     (``episodes`` says how many).
 
     Keys: ``success_rate``, ``mean_return``, ``mean_length``, ``episodes``, ``success_by_type`` (group -> success
-    rate, when the env has a ``support.group_key``), ``seeds`` (first and last).
+    rate, when the env has a ``support.group_key``), ``seeds`` (first and last), ``has_success`` (whether the env
+    reports ``info["is_success"]``; without it ``success_rate`` means nothing).
     """
     returns, lengths, successes = [], [], []
+    has_success = False
     by_group: dict[str, list[bool]] = defaultdict(list)
     for k in range(episodes):
         if should_stop is not None and should_stop():
@@ -250,6 +252,7 @@ def evaluate_policy(
             total += float(reward)
             steps += 1
             done = terminated or truncated
+        has_success = has_success or "is_success" in info
         record = episode_record(total, steps, info, support)
         returns.append(record.reward)
         lengths.append(record.length)
@@ -263,4 +266,5 @@ def evaluate_policy(
         "mean_return": float(np.mean(returns)) if returns else 0.0,
         "mean_length": float(np.mean(lengths)) if lengths else 0.0,
         "success_by_type": {t: float(np.mean(v)) for t, v in sorted(by_group.items())},
+        "has_success": has_success,
     }

@@ -24,6 +24,13 @@ MAX_GROUPS_SHOWN = 8
 """Success per group (object type) goes to the log line and TensorBoard up to this many groups (eval.jsonl: all)."""
 
 
+def headline(result: dict[str, Any]) -> str:
+    """An evaluation in a few words: its success rate when the env reports success, else its mean return."""
+    if result.get("has_success", True):
+        return f"success {result['success_rate']:.2f}"
+    return f"return {result['mean_return']:.1f}"
+
+
 def fmt_duration(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(round(seconds))))
 
@@ -45,7 +52,8 @@ class Monitor:
         self.episodes = start_eps
         self.env_steps = start_steps
         self.updates = 0
-        self.best_success = -1.0
+        self.best_score = -math.inf  # success rate, or mean return for an env without is_success
+        self.evals: list[dict[str, Any]] = []
         self.last_eval: dict[str, Any] | None = None
         self.solved: dict[str, Any] | None = None
         self.next_eval = start_steps + cfg.eval_every if cfg.eval_every else math.inf
@@ -101,7 +109,7 @@ class Monitor:
 
     def _status(self) -> str:
         sr = float(np.mean(self.successes)) if self.successes else 0.0
-        ev = f" | eval {self.last_eval['success_rate']:.2f}" if self.last_eval else ""
+        ev = f" | eval {headline(self.last_eval)}" if self.last_eval else ""
         return f"fps {self.fps:.0f} | upd/s {self.ups:.0f} | episodes {self.episodes} | success {sr:.2f}{ev}"
 
     @property
@@ -134,6 +142,7 @@ class Monitor:
 
     def record_eval(self, result: dict[str, Any]) -> None:
         self.last_eval = result
+        self.evals.append(result)
         w, step = self.writer, self.env_steps
         w.add_scalar("eval/success", result["success_rate"], step)
         w.add_scalar("eval/return", result["mean_return"], step)
@@ -144,9 +153,10 @@ class Monitor:
         with open(self.run_dir / "eval.jsonl", "a") as f:
             f.write(json.dumps(result) + "\n")
         by_type = " ".join(f"{t} {v:.2f}" for t, v in groups.items())
+        success = f"success {result['success_rate']:.2f} over " if result.get("has_success", True) else ""
         self.log(
-            f"[{fmt_duration(self.elapsed)}] eval at {step} steps: success {result['success_rate']:.2f} "
-            f"over {result['episodes']} episodes, return {result['mean_return']:.1f} {by_type}".rstrip()
+            f"[{fmt_duration(self.elapsed)}] eval at {step} steps: {success}{result['episodes']} episodes, "
+            f"return {result['mean_return']:.1f}, length {result['mean_length']:.1f} {by_type}".rstrip()
         )
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from sac.run.config import RunConfig, given_by_value, resolve
 from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, make_env
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
-from sac.run.monitor import Monitor, fmt_duration
+from sac.run.monitor import Monitor, fmt_duration, headline
 
 
 class StopRequest:
@@ -295,9 +295,18 @@ class Run:
     def _record_eval(self, result: dict[str, Any]) -> None:
         m = self.monitor
         m.record_eval(result)
-        if result["success_rate"] > m.best_success:
-            m.best_success = result["success_rate"]
+        score = result["success_rate"] if result["has_success"] else result["mean_return"]
+        if score > m.best_score:
+            m.best_score = score
             self.save_checkpoint("best.pt", result)
+
+    def _reached(self, result: dict[str, Any]) -> bool:
+        """Whether an evaluation reaches the run's target: --target-success (envs that report success) or
+        --target-return (any env)."""
+        cfg = self.cfg
+        by_success = cfg.target_success is not None and result["has_success"]
+        by_return = cfg.target_return is not None and result["mean_return"] >= cfg.target_return
+        return (by_success and result["success_rate"] >= cfg.target_success) or by_return
 
     def _periodic(self) -> bool:
         """Evaluate and checkpoint when due; return True when the run should stop."""
@@ -305,23 +314,18 @@ class Run:
         if m.env_steps >= m.next_eval:
             m.next_eval = m.env_steps + cfg.eval_every
             result = self.evaluate(cfg.eval_episodes)
-            target = cfg.target_success
-            if target is not None and result["success_rate"] >= target and cfg.final_eval_episodes > cfg.eval_episodes:
+            if self._reached(result) and cfg.final_eval_episodes > cfg.eval_episodes:
                 m.log(
-                    f"eval at {m.env_steps} steps reached {result['success_rate']:.2f} over {result['episodes']} "
+                    f"eval at {m.env_steps} steps reached {headline(result)} over {result['episodes']} "
                     f"episodes: confirming on {cfg.final_eval_episodes} seeds"
                 )
                 result = self.evaluate(cfg.final_eval_episodes)
             self._record_eval(result)
-            if (
-                target is not None
-                and result["success_rate"] >= target
-                and result["episodes"] >= cfg.final_eval_episodes
-            ):
+            if self._reached(result) and result["episodes"] >= cfg.final_eval_episodes:
                 m.solved = result
                 m.log(
                     f"Solved in {fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} steps: "
-                    f"eval success {result['success_rate']:.2f} over {result['episodes']} episodes"
+                    f"eval {headline(result)} over {result['episodes']} episodes"
                 )
                 return True
         if m.env_steps >= m.next_ckpt:
@@ -455,7 +459,8 @@ def train(
         "episodes": m.episodes,
         "updates": updates,
         "wall_time_s": m.elapsed,
-        "best_eval_success": m.best_success if m.best_success >= 0 else None,
+        "best_eval_success": max((e["success_rate"] for e in m.evals if e["has_success"]), default=None),
+        "best_eval_return": max((e["mean_return"] for e in m.evals), default=None),
         "last_eval": m.last_eval,
         "run_dir": str(run.run_dir),
         "config": cfg.to_dict(),
