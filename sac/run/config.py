@@ -9,6 +9,7 @@ decides what a resumed run uses: the checkpoint's config, with what the command 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,17 @@ class RunConfig:
     the end."""
     ray_learner_cpus: float = 1.0
     """CPUs the Ray learner actor reserves (each Ray env actor reserves one)."""
+    ray_learner_resources: str | None = None
+    """Custom Ray resources the learner actor requests, ``name=amount,...`` or JSON (e.g. ``learner=1``: only a node
+    started with ``--resources='{"learner": 1}'`` can host it; docs/RAY.md)."""
+    ray_actor_resources: str | None = None
+    """Custom Ray resources each env actor requests, ``name=amount,...`` or JSON (e.g. ``actor=1``: actors only on
+    nodes that offer ``actor``, so never beside a learner whose node does not)."""
+    ray_actor_spread: bool = False
+    """Spread the env actors over the nodes that can host them (Ray's SPREAD strategy) instead of packing them."""
+    ray_placement_timeout: float = 300.0
+    """Seconds a Ray actor may take to be placed and start (the learner and the env actors at start, an env actor
+    restarted after its node was lost) before the run stops with an error naming what it asked for."""
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)
     """Env worker processes (actors, or Hogwild workers). Ignored by ``serial``."""
     envs_per_worker: int = 1
@@ -158,12 +170,18 @@ class RunConfig:
             (self.seed >= 0, "--seed must be >= 0"),
             (math.isfinite(self.log_seconds) and self.log_seconds > 0, "--log-seconds must be positive"),
             (self.ray_learner_cpus >= 0, "--ray-learner-cpus must be >= 0"),
+            (
+                math.isfinite(self.ray_placement_timeout) and self.ray_placement_timeout > 0,
+                "--ray-placement-timeout must be a positive number",
+            ),
             (self.backend == "ray" or self.ray_address is None, "--ray-address needs --backend ray"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        if self.device == "cuda":
+        parse_resources(self.ray_learner_resources, "--ray-learner-resources")
+        parse_resources(self.ray_actor_resources, "--ray-actor-resources")
+        if self.device == "cuda" and self.backend == "local":  # on Ray the GPU is the learner node's: Ray places it
             import torch
 
             if not torch.cuda.is_available():
@@ -174,6 +192,36 @@ class RunConfig:
             raise FileNotFoundError(f"checkpoint not found: {self.resume}")
         if self.demo_file and not Path(self.demo_file).is_file():
             raise FileNotFoundError(f"demonstration file not found: {self.demo_file}")
+
+
+def parse_resources(text: str | None, flag: str = "resources") -> dict[str, float]:
+    """Custom Ray resources from ``name=amount,...`` or a JSON object; a ValueError naming ``flag`` otherwise.
+
+    CPU and GPU are not custom resources: they come from --ray-learner-cpus (each env actor takes one CPU) and
+    --device cuda (one GPU for the learner).
+    """
+    if not text or not text.strip():
+        return {}
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            pairs = list(json.loads(text).items())
+        else:
+            pairs = [tuple(item.split("=", 1)) for item in text.split(",") if item.strip()]
+            pairs = [(name.strip(), float(amount)) for name, amount in pairs]
+    except (ValueError, AttributeError, TypeError):
+        pairs = None
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise ValueError(f"{flag} {text!r}: expected name=amount,... or a JSON object such as '{{\"learner\": 1}}'")
+    out: dict[str, float] = {}
+    for name, amount in pairs:
+        number = isinstance(amount, int | float) and not isinstance(amount, bool)
+        if not number or not (amount > 0 and math.isfinite(amount)):
+            raise ValueError(f"{flag}: the amount of {name!r} must be a positive number, not {amount!r}")
+        if not name or name in ("CPU", "GPU"):
+            raise ValueError(f"{flag}: {name!r} is not a custom resource (CPU: --ray-learner-cpus; GPU: --device cuda)")
+        out[str(name)] = float(amount)
+    return out
 
 
 PER_RUN = ("resume", "run_dir")

@@ -17,6 +17,12 @@ Layout:
 - The driver (:class:`RayBackend`, given to the run like any placement) polls the learner for counters, episodes
   and losses; the run evaluates and writes every checkpoint itself (the learner may be on another machine).
 
+Placement is explicit (:func:`placement_options`): custom resources the learner and each actor request
+(``--ray-learner-resources``, ``--ray-actor-resources``), Ray's SPREAD strategy for the actors
+(``--ray-actor-spread``), and a deadline for an actor to be placed (``--ray-placement-timeout``), which is also how
+a run ends when a lost node's actors find no other node. The node of every actor is in ``processes.json``.
+docs/RAY.md shows a learner pinned to a GPU node and actors on CPU nodes.
+
 The learner's training thread and each actor run the one loop of `sac.run.loop` through a Ray `Port`.
 """
 
@@ -233,8 +239,9 @@ class RayLearner:
         self.stopping.set()
         self._thread.join(timeout=30)
 
-    def ping(self) -> bool:
-        return True
+    def ping(self) -> str:
+        """This actor's node id (it answers once the actor is up)."""
+        return _node_id()
 
     # -- the training thread
     def _publish(self) -> None:
@@ -334,8 +341,47 @@ class RayActor:
         worker.run(lambda: bool(self.status["stop"]), idle_s=0.005)
         return {"index": self.index, "restarted": self.restarted, "fetch_ms": list(self.fetch_ms)}
 
-    def ping(self) -> bool:
-        return True
+    def ping(self) -> str:
+        """This actor's node id (it answers once the actor is up: after a restart, the node it now runs on)."""
+        return _node_id()
+
+
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def placement_options(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ray ``.options()`` of the learner and of each env actor that say where they may run.
+
+    The learner takes ``--ray-learner-cpus`` CPUs, one GPU with ``--device cuda`` and the custom resources of
+    ``--ray-learner-resources``; each actor one CPU and those of ``--ray-actor-resources``, spread over the nodes
+    with ``--ray-actor-spread``. A learner that asks for a resource only the GPU node offers, and actors that ask
+    for one only the CPU nodes offer, never share a node.
+    """
+    from sac.run.config import parse_resources
+
+    learner = {
+        "num_cpus": cfg.ray_learner_cpus,
+        "num_gpus": 1 if cfg.device == "cuda" else 0,
+        "resources": parse_resources(cfg.ray_learner_resources, "--ray-learner-resources"),
+    }
+    actor: dict[str, Any] = {
+        "num_cpus": 1,
+        "resources": parse_resources(cfg.ray_actor_resources, "--ray-actor-resources"),
+    }
+    if cfg.ray_actor_spread:
+        actor["scheduling_strategy"] = "SPREAD"
+    return learner, actor
+
+
+def _asks(options: dict[str, Any]) -> str:
+    """What an actor asks of its node, for error messages: '1 CPU, 1 GPU, learner=1'."""
+    parts = [f"{options.get('num_cpus', 0):g} CPU"]
+    parts += [f"{options['num_gpus']:g} GPU"] if options.get("num_gpus") else []
+    parts += [f"{k}={v:g}" for k, v in options.get("resources", {}).items()]
+    return ", ".join(parts)
 
 
 def remote_classes(ray: Any) -> tuple[Any, Any]:
@@ -360,6 +406,9 @@ class RayBackend:
         self.actors: dict[int, Any] = {}
         self.actor_refs: dict[int, Any] = {}
         self.pings: dict[int, Any] = {}  # actors Ray is restarting: a ping that answers once it is back
+        self.placing: dict[int, Any] = {}  # actors starting: a ping sent before their run()
+        self.waiting_since: dict[int, float] = {}  # actors not yet placed (started or restarted): since when
+        self.nodes: dict[str, str] = {}  # "learner", "actor-i" -> the Ray node id it runs on
         self.restarts = 0
         self.learner_lost = False
         self.status: dict[str, Any] = {}
@@ -393,6 +442,7 @@ class RayBackend:
             "owns_ray": self.owns_ray,
             "learner": f"{name}-learner",
             **{f"actor-{i}": f"{name}-actor-{i}" for i in self.actors},
+            "nodes": dict(self.nodes),
         }
 
     def start(self) -> None:
@@ -402,16 +452,21 @@ class RayBackend:
         learner_cls, actor_cls = remote_classes(ray)
         demos = ReplayBuffer.from_file(run.demo_path)._chronological() if run.demo_path else None
         state = self.trainer.state_dict() if cfg.resume else None
-        gpu = 1 if cfg.device == "cuda" else 0
+        self.learner_options, self.actor_options = placement_options(cfg)
         name = run.run_dir.name
-        self.learner = learner_cls.options(
-            name=f"{name}-learner", num_cpus=cfg.ray_learner_cpus, num_gpus=gpu, max_restarts=0
-        ).remote(
+        self.learner = learner_cls.options(name=f"{name}-learner", max_restarts=0, **self.learner_options).remote(
             run.obs_dim, run.action_dim, self.trainer.config.to_json(), run.action_low, run.action_high,
             cfg.replay_size, cfg.seed, demos, run.pacer(separate_learner=True), cfg.publish_every, cfg.log_every,
-            "cuda" if gpu else "cpu", cfg.learner_threads, state, run.start_steps,
+            "cuda" if self.learner_options["num_gpus"] else "cpu", cfg.learner_threads, state, run.start_steps,
         )  # fmt: skip
-        ray.get(self.learner.ping.remote(), timeout=300)
+        try:
+            self.nodes["learner"] = ray.get(self.learner.ping.remote(), timeout=cfg.ray_placement_timeout)
+        except ray.exceptions.GetTimeoutError:
+            self.learner_lost = True  # nothing to save from: the run's checkpoint stays as it was
+            raise TrainingError(
+                f"the learner was not running after --ray-placement-timeout {cfg.ray_placement_timeout:g} s: no "
+                f"node offers {_asks(self.learner_options)}, or it is still starting (ray status shows the nodes)"
+            ) from None
         policy_args = {
             "state_dim": run.obs_dim, "action_dim": run.action_dim, "hidden_dim": self.trainer.config.hidden_dim,
             "action_low": run.action_low, "action_high": run.action_high,
@@ -424,8 +479,10 @@ class RayBackend:
                 "reinit_every": cfg.reinit_every, "push_every": cfg.push_every, "seed": worker_seed(cfg.seed, i),
             }  # fmt: skip
             self.actors[i] = actor_cls.options(
-                name=f"{name}-actor-{i}", num_cpus=1, max_restarts=cfg.max_restarts, max_task_retries=0
+                name=f"{name}-actor-{i}", max_restarts=cfg.max_restarts, max_task_retries=0, **self.actor_options
             ).remote(i, spec, self.learner, policy_args)
+            self.placing[i] = self.actors[i].ping.remote()  # answers with the node once placed, before run()
+            self.waiting_since[i] = time.monotonic()
             self.actor_refs[i] = self.actors[i].run.remote()
         run.write_process_table()
 
@@ -447,7 +504,39 @@ class RayBackend:
             m.on_update(metrics)
         if info["publish_ms"] is not None:
             m.writer.add_scalar("perf/ray_publish_ms", info["publish_ms"], m.env_steps)
+        self._check_placed()
         self._check_actors()
+
+    def _check_placed(self) -> None:
+        """Record the node of each actor that has started; stop the run when one waits past the deadline."""
+        ray, cfg = self.ray, self.run.cfg
+        if self.placing:
+            ready, _ = ray.wait(list(self.placing.values()), num_returns=len(self.placing), timeout=0)
+            for i, ref in [(i, r) for i, r in self.placing.items() if r in ready]:
+                del self.placing[i]
+                with contextlib.suppress(Exception):  # a failed start shows in its run() reference instead
+                    self._placed(i, ray.get(ref))
+            if not self.placing:
+                where: dict[str, int] = {}
+                for i in self.actors:
+                    node = self.nodes.get(f"actor-{i}", "?")[:8]
+                    where[node] = where.get(node, 0) + 1
+                self.run.monitor.log(
+                    f"ray placement: learner on node {self.nodes['learner'][:8]}; actors on "
+                    + ", ".join(f"node {node} x{n}" for node, n in where.items())
+                )
+        now = time.monotonic()
+        for i, since in self.waiting_since.items():
+            if now - since > cfg.ray_placement_timeout:
+                raise TrainingError(
+                    f"ray actor {i} was not running after --ray-placement-timeout {cfg.ray_placement_timeout:g} s: "
+                    f"no live node offers {_asks(self.actor_options)} (ray status shows the nodes); stopping"
+                )
+
+    def _placed(self, i: int, node: str) -> None:
+        self.waiting_since.pop(i, None)
+        self.nodes[f"actor-{i}"] = node
+        self.run.write_process_table()
 
     def _check_actors(self) -> None:
         """A returned actor is done; a failed one is counted once and asked to run again when Ray has restarted it
@@ -460,9 +549,12 @@ class RayBackend:
         for i, ref in [(i, r) for i, r in refs.items() if r in ready]:
             restarting = i in self.pings
             try:
-                ray.get(ref)
+                node = ray.get(ref)
                 if restarting:  # back: run again
                     del self.pings[i]
+                    was = self.nodes.get(f"actor-{i}", "?")
+                    self._placed(i, node)
+                    self.run.monitor.log(f"ray actor {i} back on node {node[:8]} (was on node {was[:8]})")
                     self.actor_refs[i] = self.actors[i].run.remote()
                 else:
                     del self.actor_refs[i]  # returned: the learner said stop
@@ -478,6 +570,7 @@ class RayBackend:
                 raise TrainingError(f"ray actors died {self.restarts + 1} times (limit --max-restarts)")
             self.restarts += 1
             self.pings[i] = self.actors[i].ping.remote()
+            self.waiting_since.setdefault(i, time.monotonic())
             self.run.monitor.log(f"ray restarts actor {i} ({self.restarts}/{self.run.cfg.max_restarts} restarts)")
 
     def counters(self) -> tuple[int, int, int | None]:
