@@ -20,6 +20,9 @@ from grasp_env.env import MAX_STEP, MAX_YAW_STEP, OBS_SLICES
 from grasp_env.robot import WORKSPACE_LOW
 
 APPROACH, DESCEND, CLOSE, LIFT = "approach", "descend", "close", "lift"
+# A descent that has moved less than STALL_DROP (m) per step for STALL_STEPS steps while still STALL_ABOVE (m) or
+# more above its target has met the object's top with the hand (tall objects): it closes there instead.
+STALL_DROP, STALL_STEPS, STALL_ABOVE = 0.001, 2, 0.01
 
 
 class ScriptedExpert:
@@ -59,11 +62,14 @@ class ScriptedExpert:
         self._rng = np.random.default_rng(seed)
         self.phase = APPROACH
         self._closing = 0
+        self._stalled = 0
+        self._last_z = 0.0
 
     def reset(self) -> None:
         """Forget the phase: call at the start of every episode."""
         self.phase = APPROACH
         self._closing = 0
+        self._stalled = 0
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """The action for `obs` (shape `(obs_dim,)` of the layout)."""
@@ -87,6 +93,11 @@ class ScriptedExpert:
                 self.phase = APPROACH
             elif hand[2] < grasp_z + 0.006:
                 self.phase = CLOSE
+            else:
+                stalled = self._last_z - hand[2] < STALL_DROP and hand[2] > grasp_z + STALL_ABOVE
+                self._stalled = self._stalled + 1 if stalled else 0
+                if self._stalled >= STALL_STEPS:
+                    self.phase = CLOSE
         if self.phase == CLOSE:
             target = hand.copy()
             self._closing += 1
@@ -99,6 +110,7 @@ class ScriptedExpert:
                 self.phase, self._closing = APPROACH, 0
                 target = np.array([obj[0], obj[1], grasp_z + self.hover])
 
+        self._last_z = float(hand[2])
         action = np.zeros(5)
         action[:3] = self.gain * (target - hand) / MAX_STEP
         action[3] = yaw_error / MAX_YAW_STEP if self.phase in (APPROACH, DESCEND) else 0.0
