@@ -13,6 +13,7 @@ Usage: python bench/diverse_objects.py [--splits train val test] [--episodes 3] 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import platform
 import statistics
@@ -24,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import pybullet  # noqa: E402
 
 from grasp_env import EVAL_SEED_OFFSET, DiverseGraspEnv, GraspEnv  # noqa: E402
 from grasp_env.expert import ScriptedExpert  # noqa: E402
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
     result: dict = {
         "date": date.today().isoformat(),
         "machine": platform.processor() or platform.machine(),
-        "pybullet": pybullet.__version__ if hasattr(pybullet, "__version__") else "unknown",
+        "pybullet": importlib.metadata.version("pybullet"),
         "episodes_per_object": args.episodes,
         "first_seed": EVAL_SEED_OFFSET,
         "rules": {
