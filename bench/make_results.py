@@ -126,10 +126,11 @@ def runs_table(runs: list[tuple[Any, str, Json]]) -> str:
     for seed, status, r in runs:
         ev = r["last_eval"] or {}
         by_type = ev.get("success_by_type", {})
-        rows.append([str(seed), status, mss(r["solve_time_s"]), num(r["env_steps"]), num(r["episodes"])])
+        at = ev if r.get("solved") and "env_steps" in ev else r  # a solved run: where the solving evaluation was
+        rows.append([str(seed), status, mss(r["solve_time_s"]), num(at["env_steps"]), num(r["episodes"])])
         rows[-1] += [f"**{rate(ev.get('success_rate'))}** ({num(ev.get('episodes'))})"]
         rows[-1] += [rate(by_type.get(t)) for t in types]
-    header = ["seed", "status", "solved in (m:ss)", "env steps", "episodes", "eval success (episodes)"]
+    header = ["seed", "status", "solved in (m:ss)", "env steps (at the solve)", "episodes", "eval success (episodes)"]
     return table(header + types, rows)
 
 
