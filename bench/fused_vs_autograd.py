@@ -43,7 +43,9 @@ def gradients(checkpoint: str, data: dict[str, np.ndarray], fused: bool, rows: i
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--data", required=True, help=".npz with obs, action, reward, next_obs, terminated (a demos.npz of a run)")
+    ap.add_argument(
+        "--data", required=True, help=".npz of obs, action, reward, next_obs, terminated (a run's demos.npz)"
+    )
     ap.add_argument("--rows", type=int, default=2000)
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ Conventions (see docs/ENV.md):
 - The *hand point* is the `panda_grasptarget` link, the point midway between the fingertips (10.5 cm below the
   hand flange). Hand positions, workspace limits and reach distances all refer to it.
 - The hand always points straight down. *Hand yaw* is its rotation about the vertical: at yaw 0 the fingers close
-  along world y (the Panda hand is a quarter turn from the flange, see NOTES). The commanded orientation is
+  along world y (the Panda hand is a quarter turn from the flange). The commanded orientation is
   `Euler(pi, 0, yaw)`; the gripper is symmetric under a half turn, so yaw is limited to `[-YAW_LIMIT, YAW_LIMIT]`,
   a little more than a half turn, which keeps joint 7 inside its limits.
 - Control integrates a *commanded* target pose (never the measured one, which lags and would drift); IK starts
@@ -106,13 +106,14 @@ class PandaRobot:
         """Load the arm at the origin, standing on the table top; returns its body id.
 
         Args:
-            visual: load the visual meshes; without them (no camera, no GUI) loading is about 6x faster, which
-                is most of the cost of `reinit()`. Physics is identical: collision shapes and inertias are the same.
+            visual: load the visual meshes; without them (no camera, no GUI) loading is several times faster,
+                and loading is most of the cost of `reinit()` (bench/env_speed.py). Physics is identical: collision
+                shapes and inertias are the same.
         """
         self._client = client
         self.body = client.loadURDF(_panda_urdf(visual), basePosition=(0.0, 0.0, 0.0), useFixedBase=True)
         for link in (LEFT_FINGER_LINK, RIGHT_FINGER_LINK):
-            # Friction 1.0 is what makes grasps hold (NOTES); set it explicitly rather than trust the URDF.
+            # Friction 1.0 is what makes grasps hold (at 0.5 top-down grasps slip); set it rather than trust the URDF.
             client.changeDynamics(self.body, link, lateralFriction=1.0, spinningFriction=0.001)
         # Bound once per connection: BulletClient.__getattr__ builds a new partial on every attribute access.
         self._calculate_ik = client.calculateInverseKinematics

@@ -3,7 +3,8 @@
 Randomisation (every `reset`, through the env's `np_random` only, so a seed fixes the episode):
 object type (uniform over the configured set), x in [0.35, 0.65] m and y in [-0.15, 0.15] m (a 30 x 30 cm area in
 front of the arm), yaw uniform over a full turn, a uniform size scale in [0.8, 1.2], a mass within the type's range
-and a lateral friction in [0.8, 1.2] (below about 0.7 the Panda's top-down grasps stop holding, see NOTES).
+and a lateral friction in [0.8, 1.2] (below about 0.7 the Panda's top-down grasps stop holding;
+bench/expert_success.py measures the expert at these settings).
 
 Success: the object is grasped (both fingers press on it from the sides) and lifted at least `lift_height` above
 its resting height while upright (within 40 degrees of a resting pose), for `hold_steps` consecutive control
