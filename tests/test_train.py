@@ -594,6 +594,7 @@ def test_the_diverse_env_trains_on_train_objects_and_evaluates_on_held_out_ones(
     result = json.loads(out.read_text())
     assert result["env_kwargs"] == {"split": "test"}
     assert all(int(name.split("_")[-1]) % 10 == 0 for name in result["success_by_type"]), "eval on test objects"
+    assert sum(v["episodes"] for v in result["per_object"].values()) == 3  # what bench/diverse_contact_sheet.py reads
 
 
 def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_has(tmp_path: Path, capsys) -> None:

@@ -235,7 +235,8 @@ def evaluate_policy(
     (``episodes`` says how many).
 
     Keys: ``success_rate``, ``mean_return``, ``mean_length``, ``episodes``, ``success_by_type`` (group -> success
-    rate, when the env has a ``support.group_key``), ``seeds`` (first and last), ``has_success`` (whether the env
+    rate, when the env has a ``support.group_key``; ``per_object``: the counts behind it), ``seeds`` (first and
+    last), ``has_success`` (whether the env
     reports ``info["is_success"]``; without it ``success_rate`` means nothing).
     """
     returns, lengths, successes = [], [], []
@@ -266,5 +267,6 @@ def evaluate_policy(
         "mean_return": float(np.mean(returns)) if returns else 0.0,
         "mean_length": float(np.mean(lengths)) if lengths else 0.0,
         "success_by_type": {t: float(np.mean(v)) for t, v in sorted(by_group.items())},
+        "per_object": {t: {"successes": int(sum(v)), "episodes": len(v)} for t, v in sorted(by_group.items())},
         "has_success": has_success,
     }
