@@ -10,6 +10,7 @@ it came from. The module has the same data as attributes (``action_low``, ``acti
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -45,7 +46,8 @@ class DeterministicPolicy(nn.Module):
 
 def export_policy(policy: Any, out: str | os.PathLike, meta: dict[str, Any]) -> Path:
     """Script the deterministic policy and write it atomically to ``out`` with ``meta`` as ``meta.json``."""
-    module = torch.jit.script(DeterministicPolicy(policy).cpu().eval())
+    # A private copy without gradients: the file's policy returns plain tensors, and the caller's stays trainable.
+    module = torch.jit.script(DeterministicPolicy(copy.deepcopy(policy)).cpu().eval().requires_grad_(False))
     return atomic_write(
         out, lambda f: torch.jit.save(module, f, _extra_files={"meta.json": json.dumps(meta, indent=2)})
     )

@@ -610,3 +610,18 @@ def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_h
     assert summary["best_eval_success"] is None and summary["best_eval_return"] is not None
     assert "eval at 200 steps: 3 episodes, return" in out and "success 0.00" not in out
     assert "Solved in" in out and "eval return" in out
+
+
+def test_a_worker_exception_is_one_line_with_its_traceback_kept(tmp_path: Path) -> None:
+    run_dir = tmp_path / "boom"
+    argv = ["--env", "boom_env:Boom-v0", "--mode", "hogwild", "--workers", "1", "--no-demos", "--eval-every", "0",
+            "--total-steps", "1000", "--no-progress", "--run-dir", str(run_dir)]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *argv], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tests")},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    log = run_dir / "errors.log"
+    assert f"hogwild process 0 failed: RuntimeError: boom: the env failed (traceback in {log})" in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Traceback" in log.read_text() and "boom_env.py" in log.read_text()

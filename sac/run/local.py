@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,7 +258,7 @@ def worker_main(
 ) -> None:
     """A worker process: one torch thread (the learner: ``learner_threads``), Ctrl-C left to the main process,
     then the one loop until the stop event is set or the parent is gone. An exception is reported to the main
-    process before the worker dies with it."""
+    process (with its traceback), then the worker exits with code 1 without printing it again."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(spec.learner_threads if role == "learner" else 1)
     send = _pipe_sender(conn)
@@ -288,11 +289,12 @@ def worker_main(
         )  # fmt: skip
         watch = _ParentWatch()
         worker.run(lambda: shared.stop.is_set() or watch.gone())
-    except BaseException as exc:
+    except Exception as exc:
         import traceback
 
+        # The main process names the failure in one line and keeps the traceback in the run's errors.log.
         send("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        raise
+        sys.exit(1)
     finally:
         if worker is not None and worker.runner is not None:
             worker.runner.close()
@@ -436,7 +438,11 @@ class LocalBackend:
                 kind, payload = recv.recv()
                 if kind == "error":
                     self._check_manager()  # a worker that lost the buffer server fails because of it
-                    raise TrainingError(f"{role} process {slot} failed: {payload.splitlines()[0]}\n{payload}")
+                    log = self.run.run_dir / "errors.log"
+                    with open(log, "a") as f:
+                        f.write(f"{role} process {slot} (pid {self.procs[slot][0].pid}):\n{payload}\n")
+                    first = payload.splitlines()[0]
+                    raise TrainingError(f"{role} process {slot} failed: {first} (traceback in {log})")
                 self._deliver(kind, payload)
         except (EOFError, OSError):
             self._check_dead(slot)

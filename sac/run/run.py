@@ -159,9 +159,7 @@ class Run:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.folder_lock = RunFolderLock(run_dir)
-        except (FileExistsError, NotADirectoryError, PermissionError, OSError) as exc:
-            if isinstance(exc, ValueError):
-                raise
+        except OSError as exc:  # a file in the way, no permission, a read-only or virtual filesystem
             raise ValueError(f"cannot write the run folder {run_dir}: {exc.strerror or exc}") from None
         return run_dir
 
