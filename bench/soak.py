@@ -103,7 +103,14 @@ def slope_per_hour(t: list[float], y: list[float]) -> float | None:
     return float(np.polyfit(tt, yy, 1)[0])
 
 
+def steady(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The samples taken while every process of the run was up (not the start-up or the shutdown)."""
+    full = max((len(s["processes"]) for s in samples), default=0)
+    return [s for s in samples if len(s["processes"]) == full]
+
+
 def analyse(samples: list[dict[str, Any]], transition_bytes: int) -> dict[str, Any]:
+    samples = steady(samples)
     t = [s["t_s"] for s in samples]
     growth: dict[str, Any] = {
         "rss_total_mb_per_h": slope_per_hour(t, [s["rss_total_mb"] for s in samples]),
@@ -154,7 +161,16 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=60.0, help="seconds between samples (default: 60)")
     ap.add_argument("--out", default=None, help="JSON (default: bench/results/soak_<date>.json)")
     ap.add_argument("--plot", default=str(ROOT / "docs" / "soak.png"), help="PNG (default: docs/soak.png)")
+    ap.add_argument("--analyse", default=None, help="re-analyse and re-plot this soak JSON instead of running")
     args = ap.parse_args()
+    if args.analyse:
+        result = json.loads(Path(args.analyse).read_text())
+        result["growth_per_hour"] = analyse(result["samples"], result["transition_bytes"])
+        Path(args.analyse).write_text(json.dumps(result, indent=2))
+        plot(result["samples"], Path(args.plot), f"soak {result['date']}: {result['command']}")
+        for key, value in result["growth_per_hour"].items():
+            print(f"{key:40s} {value if value is None else round(value, 2)}")
+        return 0
     date = time.strftime("%Y-%m-%d")
     out = Path(args.out or ROOT / "bench" / "results" / f"soak_{date}.json")
     tmp = Path(tempfile.mkdtemp(prefix="soak-"))
