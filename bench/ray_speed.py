@@ -290,7 +290,9 @@ def cluster_run(address: str, name: str, flags: list[str], seconds: float, workd
     fps, ups = dict(tags.get("perf/fps", [])), dict(tags.get("perf/updates_per_s", []))
     publish = dict(tags.get("perf/ray_publish_ms", []))
     learning = "--update-itr" not in flags
-    steps = sorted(s for s in fps if (ups.get(s, 0) > 0 if learning else fps[s] > 0))[1:-1]  # whole windows
+    # windows once the policy acts (after the 2,000 random exploration steps) and, paced, once updates run;
+    # the first and the last (partial) window dropped
+    steps = sorted(s for s in fps if s > 2_500 and (ups.get(s, 0) > 0 if learning else fps[s] > 0))[1:-1]
     if len(steps) < 3:
         raise RuntimeError(f"{name}: only {len(steps)} rate windows; raise --seconds")
     return {
@@ -351,7 +353,7 @@ def cluster_main(args: argparse.Namespace, command: str) -> int:
         costs = cross_node_costs(cluster.address, args.nodes, hidden=128, push_every=64, publish_every=10,
                                  repeats=args.repeats)  # fmt: skip
         runs: dict[str, list[dict[str, Any]]] = {"paced": [], "unpaced": []}
-        workers = ["--workers", str(args.nodes), "--ray-learner-cpus", "1"]
+        workers = ["--workers", str(args.nodes), "--ray-learner-cpus", "1", "--demo-episodes", "10"]
         with tempfile.TemporaryDirectory(prefix="ray-cluster-") as tmp:
             for r in range(args.rounds):
                 for name, extra in (("paced", []), ("unpaced", ["--update-itr", "0"])):
