@@ -29,10 +29,7 @@ import numpy as np  # noqa: E402
 from grasp_env import EVAL_SEED_OFFSET, DiverseGraspEnv, GraspEnv  # noqa: E402
 from grasp_env.expert import ScriptedExpert  # noqa: E402
 from grasp_env.objects import (  # noqa: E402
-    LONG_SIDE_MAX,
-    MIN_HEIGHT,
-    MIN_MARGIN,
-    SHORT_SIDE_MAX,
+    RULES,
     SPLITS,
     excluded_objects,
     object_name,
@@ -152,12 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
         "pybullet": importlib.metadata.version("pybullet"),
         "episodes_per_object": args.episodes,
         "first_seed": EVAL_SEED_OFFSET,
-        "rules": {
-            "LONG_SIDE_MAX": LONG_SIDE_MAX,
-            "SHORT_SIDE_MAX": SHORT_SIDE_MAX,
-            "MIN_HEIGHT": MIN_HEIGHT,
-            "MIN_MARGIN": MIN_MARGIN,
-        },  # fmt: skip
+        "rules": RULES,
         "excluded": {
             split: {object_name(i): r for i, r in sorted(excluded.items()) if object_table()[i].split == split}
             for split in SPLITS

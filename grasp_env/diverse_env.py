@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from grasp_env.diverse_task import DiverseGraspTask, box_axes
-from grasp_env.env import DEFAULT_MAX_EPISODE_STEPS, GraspEnv
+from grasp_env.env import DEFAULT_MAX_EPISODE_STEPS, GraspEnv, obs_bounds
 from grasp_env.objects import Split
 from grasp_env.task import OBJECT_TYPES, TableTask, yaw_of
 
@@ -68,11 +68,7 @@ DIVERSE_OBS_BOUNDS: dict[str, tuple[float, float]] = {
     "object_size": (0.0, 0.5),
     "grasp_yaw_error": (-2.0 * math.pi, 2.0 * math.pi),
 }
-DIVERSE_OBS_LOW = np.zeros(DIVERSE_OBS_DIM, dtype=np.float32)
-DIVERSE_OBS_HIGH = np.zeros(DIVERSE_OBS_DIM, dtype=np.float32)
-for _name, _sl in DIVERSE_OBS_SLICES.items():
-    DIVERSE_OBS_LOW[_sl], DIVERSE_OBS_HIGH[_sl] = DIVERSE_OBS_BOUNDS[_name]
-_LOW, _HIGH = DIVERSE_OBS_LOW.tolist(), DIVERSE_OBS_HIGH.tolist()
+DIVERSE_OBS_LOW, DIVERSE_OBS_HIGH = obs_bounds(DIVERSE_OBS_SLICES, DIVERSE_OBS_BOUNDS, DIVERSE_OBS_DIM)
 
 
 class DiverseGraspEnv(GraspEnv):
@@ -142,11 +138,9 @@ class DiverseGraspEnv(GraspEnv):
             hx, hy, hz, math.sin(hand_yaw), math.cos(hand_yaw), opening, left, right,
             ox, oy, oz, *x_axis, *y_axis, *lin_vel, *ang_vel, hx - ox, hy - oy, hz - oz, *self.task.size, error,
         )  # fmt: skip
-        if not math.isfinite(sum(values)):
+        obs = self._bounded(values)
+        if obs is None:
             return None
-        clipped = [lo if v < lo else (hi if v > hi else v) for v, lo, hi in zip(values, _LOW, _HIGH)]
-        self._last_values = clipped
-        obs = np.array(clipped, dtype=np.float32)
         return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), box_quat)
 
     def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:

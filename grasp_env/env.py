@@ -95,11 +95,19 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "object_type": (0.0, 1.0),
     "grasp_yaw_error": (-2.0 * math.pi, 2.0 * math.pi),
 }
-OBS_LOW = np.zeros(OBS_DIM, dtype=np.float32)
-OBS_HIGH = np.zeros(OBS_DIM, dtype=np.float32)
-for _name, _sl in OBS_SLICES.items():
-    OBS_LOW[_sl], OBS_HIGH[_sl] = _BOUNDS[_name]
-_LOW, _HIGH = OBS_LOW.tolist(), OBS_HIGH.tolist()
+
+
+def obs_bounds(
+    slices: dict[str, slice], bounds: dict[str, tuple[float, float]], dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` float32 arrays of an observation layout from its per-slot bounds."""
+    low, high = np.zeros(dim, dtype=np.float32), np.zeros(dim, dtype=np.float32)
+    for name, sl in slices.items():
+        low[sl], high[sl] = bounds[name]
+    return low, high
+
+
+OBS_LOW, OBS_HIGH = obs_bounds(OBS_SLICES, _BOUNDS, OBS_DIM)
 
 
 def eval_seed(index: int) -> int:
@@ -161,6 +169,7 @@ class GraspEnv(gym.Env):
         self._elapsed = 0
         self._needs_reset = True
         self._last_values: list[float] = [0.0] * len(self.obs_low)
+        self._clip = list(zip(self.obs_low.tolist(), self.obs_high.tolist()))  # the layout's bounds, as floats
         self._last_reward = 0.0
         self._wall_clock = 0.0
         self._build()
@@ -294,14 +303,21 @@ class GraspEnv(gym.Env):
             ox, oy, oz, math.sin(obj_yaw), math.cos(obj_yaw), *up_axis(obj_quat), *lin_vel, *ang_vel,
             hx - ox, hy - oy, hz - oz, *self.task.size, *self._one_hot[self.task.object_type], error,
         )  # fmt: skip
-        if not math.isfinite(sum(values)):  # one Python sum is the cheapest NaN/inf check of 33 floats
+        obs = self._bounded(values)
+        if obs is None:
+            return None
+        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat)
+
+    def _bounded(self, values: tuple[float, ...]) -> np.ndarray | None:
+        """The observation from its values clipped to the layout's bounds (kept as ``_last_values``); None when a
+        value is not finite."""
+        if not math.isfinite(sum(values)):  # one Python sum is the cheapest NaN/inf check of a few dozen floats
             return None
         # Clipping in Python and one array construction: numpy's per-call machinery costs more than the work
-        # for 33 numbers, and on this hot path it also evicts the physics engine's data from the CPU caches.
-        clipped = [lo if v < lo else (hi if v > hi else v) for v, lo, hi in zip(values, _LOW, _HIGH)]
+        # for a few dozen numbers, and on this hot path it also evicts the physics engine's data from the caches.
+        clipped = [lo if v < lo else (hi if v > hi else v) for v, (lo, hi) in zip(values, self._clip)]
         self._last_values = clipped  # kept as a list: the caller may modify the array it is given
-        obs = np.array(clipped, dtype=np.float32)
-        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat)
+        return np.array(clipped, dtype=np.float32)
 
     def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:
         """`info`: the task's flags (a fresh dict every step, extended in place) plus the object type and the

@@ -48,6 +48,13 @@ LONG_SIDE_MAX = 0.10  # m
 SHORT_SIDE_MAX = 0.06  # m
 MIN_HEIGHT = 0.015  # m
 MIN_MARGIN = 0.001  # m
+RULES = {
+    "LONG_SIDE_MAX": LONG_SIDE_MAX,
+    "SHORT_SIDE_MAX": SHORT_SIDE_MAX,
+    "MIN_HEIGHT": MIN_HEIGHT,
+    "MIN_MARGIN": MIN_MARGIN,
+}
+"""The rule's constants, as recorded with every table and result built from them."""
 SUPPORT_TOLERANCE = 0.001  # m (mesh at the URDF scale): vertices this close to the resting plane bear on it
 TABLE_PATH = Path(__file__).with_name("diverse_objects.json")
 
@@ -286,12 +293,7 @@ def write_table(path: Path = TABLE_PATH) -> dict[str, int]:
         rows.append(row)
     header = {
         "source": "pybullet_data/random_urdfs/NNN/NNN.obj, rules in grasp_env/objects.py",
-        "rules": {
-            "LONG_SIDE_MAX": LONG_SIDE_MAX,
-            "SHORT_SIDE_MAX": SHORT_SIDE_MAX,
-            "MIN_HEIGHT": MIN_HEIGHT,
-            "MIN_MARGIN": MIN_MARGIN,
-        },  # fmt: skip
+        "rules": RULES,
     }
     text = json.dumps({**header, "objects": rows}, separators=(",", ":"))
     path.write_text(text.replace('},{"index"', '},\n{"index"') + "\n")
