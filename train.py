@@ -94,10 +94,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from sac.run import evaluate_checkpoint
+    from sac.run.monitor import MAX_GROUPS_SHOWN
 
     result = evaluate_checkpoint(args.checkpoint, args.episodes, args.seed, args.out, env_support)
     groups = result["success_by_type"]
-    by_type = ", ".join(f"{t} {v:.2f}" for t, v in groups.items()) if len(groups) <= 8 else f"{len(groups)} objects"
+    shown = len(groups) <= MAX_GROUPS_SHOWN
+    by_type = ", ".join(f"{t} {v:.2f}" for t, v in groups.items()) if shown else f"{len(groups)} objects"
     print(
         f"success {result['success_rate']:.3f} over {result['episodes']} episodes | mean return "
         f"{result['mean_return']:.2f} | mean length {result['mean_length']:.1f}"

@@ -142,7 +142,6 @@ class Run:
         probe = make_env(cfg.env, self.support, None, cfg.max_steps)
         self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(probe)
         probe.close()
-        self.loaded: dict[str, Any] = {}
         self.start_steps = self.start_episodes = 0
         if cfg.resume:
             self._check_checkpoint()
@@ -176,9 +175,9 @@ class Run:
                 f"has observation/action dims {dims[0]}/{dims[1]}, but {self.cfg.env} has "
                 f"{self.obs_dim}/{self.action_dim}",
             )
-        self.loaded = dict(payload.get("extra") or {})
-        self.start_steps = int(self.loaded.get("env_steps", 0))
-        self.start_episodes = int(self.loaded.get("episodes", 0))
+        extra = dict(payload.get("extra") or {})
+        self.start_steps = int(extra.get("env_steps", 0))
+        self.start_episodes = int(extra.get("episodes", 0))
 
     def _prepare_demos(self) -> str | None:
         from sac import ReplayBuffer
