@@ -22,6 +22,10 @@ from sac.run.config import RunConfig
 from sac.run.envs import EnvSupport
 
 COMMANDS = ("train", "eval", "render", "export")
+HELP_BLOCK = (
+    "evaluation seed block (default: the checkpoint's held-out block, 100000 + its run's seed: seeds that neither "
+    "its training nor its run's evaluations used)"
+)
 
 
 def env_support(env_id: str) -> EnvSupport:
@@ -62,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("eval", help="deterministic evaluation of a checkpoint on held-out seeds")
     p_eval.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
     p_eval.add_argument("--episodes", type=int, default=100, help="episodes (default: 100)")
-    p_eval.add_argument("--seed", type=int, default=0, help="evaluation seed block (default: 0)")
+    p_eval.add_argument("--seed", type=int, default=None, help=HELP_BLOCK)
     p_eval.add_argument("--out", default=None, help="JSON output (default: next to the checkpoint)")
     p_render = sub.add_parser("render", help="watch a checkpoint in the GUI or record a video")
     p_render.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--gui", action="store_true", help="PyBullet GUI window (needs a display or xvfb-run)")
     group.add_argument("--video", default=None, help="write episodes to this .mp4 or .gif")
     p_render.add_argument("--episodes", type=int, default=1, help="episodes (default: 1)")
-    p_render.add_argument("--seed", type=int, default=0, help="evaluation seed block (default: 0)")
+    p_render.add_argument("--seed", type=int, default=None, help=HELP_BLOCK)
     p_render.add_argument("--fps", type=int, default=24, help="video frame rate (default: 24)")
     p_export = sub.add_parser("export", help="the deterministic policy alone, as TorchScript (needs only torch)")
     p_export.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
@@ -105,6 +109,7 @@ def run_eval(args: argparse.Namespace) -> int:
         f"{result['mean_return']:.2f} | mean length {result['mean_length']:.1f}"
         + (f" | {by_type}" if by_type else "")
         + "".join(f" | {k} {v}" for k, v in result["env_kwargs"].items())
+        + f" | seed block {result['block']}"
         + f" -> {result['out']}"
     )
     return 0

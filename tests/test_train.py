@@ -602,7 +602,8 @@ def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_h
     argv = ["--env", "Pendulum-v1", "--mode", "serial", "--no-demos", "--max-steps", "50", "--total-steps", "2000",
             "--explore-steps", "100", "--learning-starts", "100", "--batch-size", "32", "--hidden-dim", "32",
             "--eval-every", "200", "--eval-episodes", "2", "--final-eval-episodes", "3", "--target-success", "0.5",
-            "--target-return", "-1000000", "--no-progress", "--run-dir", str(run_dir)]  # fmt: skip
+            "--target-return", "-1000000", "--plateau-evals", "0", "--heldout-episodes", "2", "--no-progress",
+            "--run-dir", str(run_dir)]  # fmt: skip
     assert train.main(argv) == 0
     out = capsys.readouterr().out
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -610,6 +611,9 @@ def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_h
     assert summary["best_eval_success"] is None and summary["best_eval_return"] is not None
     assert "eval at 200 steps: 3 episodes, return" in out and "success 0.00" not in out
     assert "Solved in" in out and "eval return" in out
+    held, first = summary["heldout"], 1_000_000 + 100_000 * 10_000  # block 100000 + seed 0: seeds no eval used
+    assert held["block"] == 100_000 and held["seeds"] == [first, first + 1] and summary["stop_reason"] == "target reached"
+    assert "held-out evaluation of best.pt" in out and json.loads((run_dir / "heldout.json").read_text())["episodes"] == 2
 
 
 def test_a_worker_exception_is_one_line_with_its_traceback_kept(tmp_path: Path) -> None:

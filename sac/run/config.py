@@ -93,6 +93,12 @@ class RunConfig:
     never)."""
     target_return: float | None = None
     """Stop as solved when a confirming evaluation's mean return reaches this (any env; none: never)."""
+    plateau_evals: int = 3
+    """Once solved, keep training and confirm every evaluation (--final-eval-episodes); stop when this many in a
+    row have not beaten the best (or it is perfect). 0: stop when the target is first reached."""
+    heldout_episodes: int = 200
+    """At the end, evaluate best.pt on this many seeds that nothing in the run saw (neither training nor the
+    evaluations that chose best.pt and stopped the run): the figure the run reports (0: skip)."""
     publish_every: int = 10
     """Actor-learner: updates between weight publications to the actors."""
     max_lead_steps: int = 2_000
@@ -163,6 +169,7 @@ class RunConfig:
                 self.target_return is None or math.isfinite(self.target_return),
                 "--target-return must be a finite number",
             ),
+            (self.plateau_evals >= 0 and self.heldout_episodes >= 0, "--plateau-evals, --heldout-episodes >= 0"),
             (self.publish_every >= 1 and self.push_every >= 1 and self.log_every >= 1, "intervals must be positive"),
             (self.max_lead_steps >= 1, "--max-lead-steps must be positive"),
             (self.learner_threads >= 1, "--learner-threads must be at least 1"),

@@ -31,6 +31,16 @@ def eval_seed(block: int, k: int = 0) -> int:
     return EVAL_SEED_OFFSET + block * EVAL_BLOCK + k
 
 
+HELDOUT_BLOCK_BASE = 100_000
+"""Held-out blocks start here: block ``HELDOUT_BLOCK_BASE + seed`` is the one a run seeded ``seed`` reports on."""
+
+
+def heldout_block(seed: int) -> int:
+    """Evaluation block of the held-out report of a run seeded ``seed``: no training episode, and none of the
+    evaluations that choose its best.pt or stop it (block ``seed``), use these seeds."""
+    return HELDOUT_BLOCK_BASE + seed
+
+
 def worker_seed(seed: int, index: int) -> int:
     """First env seed of worker ``index`` (its envs take ``+0, +1, ...``) in a run seeded ``seed``."""
     return (seed * 100_003 + 1_000 * (index + 1)) % (EVAL_SEED_OFFSET - 1_000)

@@ -38,7 +38,11 @@ def fmt_duration(seconds: float) -> str:
 class Monitor:
     """The main process's view of a run: TensorBoard, progress, evaluation, checkpoints, stop conditions."""
 
-    def __init__(self, cfg: Any, run_dir: Path, support: EnvSupport, start_steps: int, start_eps: int) -> None:
+    def __init__(
+        self, cfg: Any, run_dir: Path, support: EnvSupport, start_steps: int, start_eps: int, started: float
+    ) -> None:
+        """``started``: `time.perf_counter` when the run began (its set-up, demonstrations included, is
+        ``startup_s``; ``elapsed`` counts from now)."""
         from torch.utils.tensorboard import SummaryWriter
 
         self.cfg = cfg
@@ -46,16 +50,22 @@ class Monitor:
         self.run_dir = run_dir
         self.writer = SummaryWriter(str(run_dir))
         self.t0 = time.perf_counter()
+        self.startup_s = self.t0 - started
         self.rewards: deque[float] = deque(maxlen=100)
         self.successes: deque[float] = deque(maxlen=100)
         self.losses: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=100))
         self.episodes = start_eps
         self.env_steps = start_steps
         self.updates = 0
-        self.best_score = -math.inf  # success rate, or mean return for an env without is_success
+        # (confirmed, success rate or, for an env without is_success, mean return) of best.pt's evaluation
+        self.best_score: tuple[bool, float] = (False, -math.inf)
+        self.best_eval: dict[str, Any] | None = None
         self.evals: list[dict[str, Any]] = []
         self.last_eval: dict[str, Any] | None = None
         self.solved: dict[str, Any] | None = None
+        self.stale = 0  # confirmations in a row, after solving, that did not beat the best
+        self.stop_reason: str | None = None
+        self.eval_seconds = 0.0  # wall-clock spent in evaluations
         self.next_eval = start_steps + cfg.eval_every if cfg.eval_every else math.inf
         self.next_ckpt = start_steps + cfg.checkpoint_every
         self._rate_mark = (time.perf_counter(), start_steps, 0)
@@ -157,6 +167,17 @@ class Monitor:
         self.log(
             f"[{fmt_duration(self.elapsed)}] eval at {step} steps: {success}{result['episodes']} episodes, "
             f"return {result['mean_return']:.1f}, length {result['mean_length']:.1f} {by_type}".rstrip()
+        )
+
+    def record_heldout(self, result: dict[str, Any]) -> None:
+        """The held-out report of best.pt: TensorBoard ``eval/heldout_*``, ``heldout.json``, one log line."""
+        w, step = self.writer, self.env_steps
+        w.add_scalar("eval/heldout_success", result["success_rate"], step)
+        w.add_scalar("eval/heldout_return", result["mean_return"], step)
+        (self.run_dir / "heldout.json").write_text(json.dumps(result, indent=2))
+        self.log(
+            f"[{fmt_duration(self.elapsed)}] held-out evaluation of best.pt (from {result['best_eval_env_steps']} "
+            f"steps) on {result['episodes']} unseen seeds: {headline(result)}, return {result['mean_return']:.1f}"
         )
 
     def close(self) -> None:

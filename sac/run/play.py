@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sac.run.envs import EnvSupport, eval_seed, evaluate_policy, make_env
+from sac.run.envs import EnvSupport, eval_seed, evaluate_policy, heldout_block, make_env
 
 SupportFor = Callable[[str], EnvSupport]
 
@@ -21,6 +21,12 @@ def load_policy(checkpoint: str) -> tuple[Any, dict[str, Any]]:
 
     trainer = SACTrainer.load(checkpoint, device="cpu")
     return trainer.policy_net, trainer.loaded_extra
+
+
+def default_block(extra: dict[str, Any]) -> int:
+    """The evaluation block a checkpoint is played on by default: its run's held-out block (`heldout_block` of the
+    run's seed), seeds neither its training nor any of its evaluations used."""
+    return heldout_block(int((extra.get("run_config") or {}).get("seed", 0)))
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -39,9 +45,14 @@ def check_writable(path: Path, what: str) -> None:
 
 
 def evaluate_checkpoint(
-    checkpoint: str, episodes: int = 100, seed: int = 0, out: str | None = None, support_for: SupportFor | None = None
+    checkpoint: str,
+    episodes: int = 100,
+    seed: int | None = None,
+    out: str | None = None,
+    support_for: SupportFor | None = None,
 ) -> dict[str, Any]:
-    """Evaluate on evaluation block ``seed`` (seeds no training run uses); write the result as JSON."""
+    """Evaluate on evaluation block ``seed`` (none: `default_block`; any block is seeds no training run uses);
+    write the result as JSON."""
     if episodes < 1:
         raise ValueError("--episodes must be at least 1")
     out_path = Path(out) if out else Path(checkpoint).with_suffix(".eval.json")
@@ -52,11 +63,16 @@ def evaluate_checkpoint(
     env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
     try:
         t0 = time.perf_counter()
-        result = evaluate_policy(policy, env, episodes, seed=eval_seed(seed), support=support)
+        block = default_block(extra) if seed is None else seed
+        result = evaluate_policy(policy, env, episodes, seed=eval_seed(block), support=support)
     finally:
         env.close()
     result.update(
-        checkpoint=str(checkpoint), env_id=env_id, env_kwargs=support.test_kwargs, eval_time_s=time.perf_counter() - t0
+        checkpoint=str(checkpoint),
+        env_id=env_id,
+        env_kwargs=support.test_kwargs,
+        block=block,
+        eval_time_s=time.perf_counter() - t0,
     )
     out_path.write_text(json.dumps(result, indent=2))
     result["out"] = str(out_path)
@@ -68,11 +84,12 @@ def render_checkpoint(
     gui: bool = False,
     video: str | None = None,
     episodes: int = 1,
-    seed: int = 0,
+    seed: int | None = None,
     fps: int = 24,
     support_for: SupportFor | None = None,
 ) -> dict[str, Any]:
-    """Play ``episodes`` deterministic episodes in a window (``gui``) or into a video file (.mp4 or .gif)."""
+    """Play ``episodes`` deterministic episodes in a window (``gui``) or into a video file (.mp4 or .gif), on
+    evaluation block ``seed`` (none: `default_block`)."""
     if gui == bool(video):
         raise ValueError("render needs exactly one of --gui or --video PATH")
     if episodes < 1:
@@ -80,6 +97,7 @@ def render_checkpoint(
     if fps < 1:
         raise ValueError("--fps must be at least 1")
     policy, extra = load_policy(checkpoint)
+    block = default_block(extra) if seed is None else seed
     if video:
         check_writable(Path(video), "the video")
     env_id = extra.get("env_id", "GraspEnv-v0")
@@ -97,7 +115,7 @@ def render_checkpoint(
                 else imageio.get_writer(video, duration=1000 / fps, loop=0)
             )
         for k in range(episodes):
-            obs, info = env.reset(seed=eval_seed(seed, k))
+            obs, info = env.reset(seed=eval_seed(block, k))
             done = False
             while not done:
                 if writer is not None:

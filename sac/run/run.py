@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sac.run.config import RunConfig, given_by_value, resolve
-from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, make_env
+from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, heldout_block, make_env
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
 from sac.run.monitor import Monitor, fmt_duration, headline
@@ -114,6 +114,7 @@ class Run:
 
     def __init__(self, cfg: RunConfig, support: EnvSupport, stop: StopRequest, given: dict[str, Any]) -> None:
         self.cfg, self.support, self.stop, self.given = cfg, support, stop, given
+        self.started = time.perf_counter()
         self.backend: Any = None
         self.folder_lock: RunFolderLock | None = None
         self.monitor: Any = None
@@ -147,7 +148,7 @@ class Run:
             self._check_checkpoint()
         self.demo_path = self._prepare_demos()
         self.backend.build(self)
-        self.monitor = Monitor(cfg, self.run_dir, self.support, self.start_steps, self.start_episodes)
+        self.monitor = Monitor(cfg, self.run_dir, self.support, self.start_steps, self.start_episodes, self.started)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
     def _prepare_folder(self) -> Path:
@@ -258,18 +259,24 @@ class Run:
         atomic_write(self.run_dir / "processes.json", lambda f: f.write(table.encode()))
 
     # -- evaluation and checkpoints
-    def evaluate(self, episodes: int) -> dict[str, Any]:
+    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None) -> dict[str, Any]:
+        """Deterministic episodes of the current policy (or ``policy``) on evaluation block ``block`` (default:
+        the run's own, its seed); the policy evaluated stays in ``self.last_policy``."""
         if getattr(self, "_eval_env", None) is None:
             self._eval_env = make_env(self.cfg.env, self.support, self.support.eval_kwargs, self.cfg.max_steps)
-        policy = clone_module(self.backend.trainer.policy_net)
-        self.backend.snapshot_policy(policy)
+        if policy is None:
+            policy = clone_module(self.backend.trainer.policy_net)
+            self.backend.snapshot_policy(policy)
+        self.last_policy = policy
         m = self.monitor
+        t0 = time.perf_counter()
         result = evaluate_policy(
-            policy, self._eval_env, episodes, seed=eval_seed(self.cfg.seed), support=self.support,
-            should_stop=lambda: self.stop.requested,
+            policy, self._eval_env, episodes, seed=eval_seed(self.cfg.seed if block is None else block),
+            support=self.support, should_stop=lambda: self.stop.requested,
         )  # fmt: skip
         self.stop.check()  # an evaluation cut short is not a result
-        result.update(env_steps=m.env_steps, episodes_trained=m.episodes, wall_time_s=m.elapsed)
+        m.eval_seconds += time.perf_counter() - t0
+        result.update(env_steps=m.env_steps, episodes_trained=m.episodes, wall_time_s=m.elapsed, eval_s=m.eval_seconds)
         return result
 
     def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path | None:
@@ -289,13 +296,20 @@ class Run:
             return None
         return path
 
-    def _record_eval(self, result: dict[str, Any]) -> None:
+    def _record_eval(self, result: dict[str, Any]) -> bool:
+        """Log an evaluation; keep best.pt (and its policy) when it beats the best so far. A confirming evaluation
+        (--final-eval-episodes) outranks any shorter one: once one exists, only confirmations can replace it.
+        Returns whether best.pt was replaced."""
         m = self.monitor
         m.record_eval(result)
-        score = result["success_rate"] if result["has_success"] else result["mean_return"]
-        if score > m.best_score:
-            m.best_score = score
-            self.save_checkpoint("best.pt", result)
+        confirmed = result["episodes"] >= self.cfg.final_eval_episodes
+        score = (confirmed, result["success_rate"] if result["has_success"] else result["mean_return"])
+        if score <= m.best_score:
+            return False
+        m.best_score, m.best_eval = score, result
+        self.best_policy = self.last_policy
+        self.save_checkpoint("best.pt", result)
+        return True
 
     def _reached(self, result: dict[str, Any]) -> bool:
         """Whether an evaluation reaches the run's target: --target-success (envs that report success) or
@@ -306,29 +320,75 @@ class Run:
         return (by_success and result["success_rate"] >= cfg.target_success) or by_return
 
     def _periodic(self) -> bool:
-        """Evaluate and checkpoint when due; return True when the run should stop."""
+        """Evaluate and checkpoint when due; return True when the run should stop.
+
+        The stop rule: an evaluation that reaches the target is confirmed on --final-eval-episodes seeds; the first
+        confirmation that reaches it marks the run solved (the time to target). Then every evaluation is a
+        confirmation, and the run stops when --plateau-evals of them in a row have not beaten the best one, or
+        the best is perfect. best.pt is the best confirmation, so these evaluations choose it: the figure a run
+        reports comes from other seeds (`heldout_evaluation`).
+        """
         cfg, m = self.cfg, self.monitor
         if m.env_steps >= m.next_eval:
             m.next_eval = m.env_steps + cfg.eval_every
-            result = self.evaluate(cfg.eval_episodes)
-            if self._reached(result) and cfg.final_eval_episodes > cfg.eval_episodes:
-                m.log(
-                    f"eval at {m.env_steps} steps reached {headline(result)} over {result['episodes']} "
-                    f"episodes: confirming on {cfg.final_eval_episodes} seeds"
-                )
+            if m.solved is None:
+                result = self.evaluate(cfg.eval_episodes)
+                if self._reached(result) and cfg.final_eval_episodes > cfg.eval_episodes:
+                    m.log(
+                        f"eval at {m.env_steps} steps reached {headline(result)} over {result['episodes']} "
+                        f"episodes: confirming on {cfg.final_eval_episodes} seeds"
+                    )
+                    result = self.evaluate(cfg.final_eval_episodes)
+            else:
                 result = self.evaluate(cfg.final_eval_episodes)
-            self._record_eval(result)
-            if self._reached(result) and result["episodes"] >= cfg.final_eval_episodes:
-                m.solved = result
-                m.log(
-                    f"Solved in {fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} steps: "
-                    f"eval {headline(result)} over {result['episodes']} episodes"
-                )
+            if self._stop_rule(result, self._record_eval(result)):
                 return True
         if m.env_steps >= m.next_ckpt:
             m.next_ckpt = m.env_steps + cfg.checkpoint_every
             self.save_checkpoint("latest.pt")
         return self._limits_reached()
+
+    def _stop_rule(self, result: dict[str, Any], improved: bool) -> bool:
+        """After an evaluation (``improved``: it replaced best.pt): whether the run is done (see `_periodic`)."""
+        cfg, m = self.cfg, self.monitor
+        if m.solved is None:
+            if not (self._reached(result) and result["episodes"] >= cfg.final_eval_episodes):
+                return False
+            m.solved = result
+            m.log(
+                f"Solved in {fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} steps: "
+                f"eval {headline(result)} over {result['episodes']} episodes"
+            )
+            if cfg.plateau_evals == 0:
+                m.stop_reason = "target reached"
+                return True
+            if not self._perfect(m.best_eval):
+                m.log(f"training on until {cfg.plateau_evals} evaluations in a row do not beat the best")
+        else:
+            m.stale = 0 if improved else m.stale + 1
+        if self._perfect(m.best_eval):
+            m.stop_reason = "perfect"
+            m.log(f"stopping: the best evaluation is perfect ({headline(m.best_eval)})")
+            return True
+        if m.stale >= cfg.plateau_evals:
+            m.stop_reason = "plateau"
+            m.log(
+                f"stopping: {m.stale} evaluations in a row below the best, {headline(m.best_eval)} at "
+                f"{m.best_eval['env_steps']} steps"
+            )
+            return True
+        return False
+
+    def _perfect(self, result: dict[str, Any] | None) -> bool:
+        """Nothing left to gain: every episode of a confirmation succeeded (envs that report success)."""
+        cfg = self.cfg
+        return (
+            result is not None
+            and result["has_success"]
+            and cfg.target_success is not None
+            and result["episodes"] >= cfg.final_eval_episodes
+            and result["success_rate"] >= 1.0
+        )
 
     def _limits_reached(self) -> bool:
         cfg, m = self.cfg, self.monitor
@@ -355,6 +415,19 @@ class Run:
         self.backend.stop()  # the evaluation gets the CPU; the networks stop moving
         self.monitor.log(f"final evaluation on {self.cfg.final_eval_episodes} held-out seeds")
         self._record_eval(self.evaluate(self.cfg.final_eval_episodes))
+
+    def heldout_evaluation(self) -> dict[str, Any] | None:
+        """best.pt on --heldout-episodes seeds of the run's held-out block (`heldout_block`): seeds no training
+        episode and no evaluation of this run used, so nothing that chose best.pt or stopped the run saw them."""
+        cfg, m = self.cfg, self.monitor
+        if not cfg.heldout_episodes or getattr(self, "best_policy", None) is None:
+            return None
+        self.backend.stop()
+        block = heldout_block(cfg.seed)
+        result = self.evaluate(cfg.heldout_episodes, policy=self.best_policy, block=block)
+        result.update(block=block, best_eval_env_steps=m.best_eval["env_steps"])
+        m.record_heldout(result)
+        return result
 
     def close(self) -> None:
         if self.backend is not None:
@@ -422,12 +495,14 @@ def train(
         f"run folder {run.run_dir} | mode {run.backend.name} | workers {workers} x {cfg.envs_per_worker} envs | "
         f"obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
     )
-    status, error = "finished", None
+    status, error, heldout = "finished", None, None
     try:
         run.loop()
         status = "solved" if m.solved else "finished"
         if status == "finished" and cfg.eval_every:
+            m.stop_reason = "limit"
             run.final_evaluation()
+        heldout = run.heldout_evaluation()
     except Interrupted:
         status = "interrupted"
         m.log("interrupted: saving a checkpoint and stopping the workers")
@@ -452,6 +527,13 @@ def train(
         "error": error,
         "solved": m.solved is not None,
         "solve_time_s": m.solved["wall_time_s"] if m.solved else None,
+        "solve_env_steps": m.solved["env_steps"] if m.solved else None,
+        "stop_reason": m.stop_reason,
+        "heldout": _brief(heldout),
+        "best_eval": _brief(m.best_eval),
+        "startup_s": m.startup_s,
+        "eval_s": m.eval_seconds,
+        "eval_s_to_solve": m.solved["eval_s"] if m.solved else None,
         "env_steps": steps,
         "episodes": m.episodes,
         "updates": updates,
@@ -466,6 +548,13 @@ def train(
     if status == "failed":
         raise TrainingError(error or "training failed")
     return summary
+
+
+def _brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An evaluation without its per-object tables (those stay in eval.jsonl)."""
+    if result is None:
+        return None
+    return {k: v for k, v in result.items() if k not in ("success_by_type", "per_object")}
 
 
 def _check_env_id(env_id: str, support: EnvSupport) -> None:

@@ -1,0 +1,98 @@
+"""The stop rule of a run (`sac.run.run.Run._periodic`): solve, confirm, train on to a plateau, keep best.pt by
+confirmations; driven with scripted evaluation results instead of a policy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sac.run.config import RunConfig
+from sac.run.envs import EnvSupport
+from sac.run.monitor import Monitor
+from sac.run.run import Run, StopRequest
+
+
+class Scripted:
+    """A run whose evaluations return the next success rate of a script and whose checkpoints are recorded."""
+
+    def __init__(self, tmp_path: Path, scores: list[float], **cfg: Any) -> None:
+        base = dict(eval_every=100, eval_episodes=30, final_eval_episodes=100, target_success=0.9, plateau_evals=2)
+        self.cfg = RunConfig(checkpoint_every=10**9, progress=False, **{**base, **cfg})
+        self.run = object.__new__(Run)
+        self.run.cfg, self.run.stop = self.cfg, StopRequest()
+        self.run.monitor = Monitor(self.cfg, tmp_path, EnvSupport(), 0, 0, time.perf_counter())
+        self.scores, self.calls, self.saved = iter(scores), [], []
+        self.run.evaluate = self.evaluate
+        self.run.save_checkpoint = lambda name, result=None: self.saved.append((name, result["env_steps"]))
+
+    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None) -> dict[str, Any]:
+        m = self.run.monitor
+        self.calls.append((m.env_steps, episodes))
+        self.run.last_policy = f"policy@{m.env_steps}/{episodes}"
+        rate = next(self.scores)
+        return {
+            "episodes": episodes, "success_rate": rate, "mean_return": rate, "mean_length": 10.0, "has_success": True,
+            "success_by_type": {}, "per_object": {}, "env_steps": m.env_steps, "wall_time_s": 0.0, "eval_s": 0.0,
+        }  # fmt: skip
+
+    def until_stop(self, max_evals: int = 50) -> int:
+        m = self.run.monitor
+        for k in range(1, max_evals + 1):
+            m.env_steps = 100 * k
+            if self.run._periodic():
+                m.close()
+                return m.env_steps
+        m.close()
+        raise AssertionError("the run never stopped")
+
+
+def test_a_solved_run_trains_on_until_confirmations_stop_improving(tmp_path: Path) -> None:
+    # 30-episode evals until one reaches 0.9, its confirmation solves; then every eval is a confirmation
+    run = Scripted(tmp_path, [0.5, 0.93, 0.91, 0.95, 0.94, 0.95])
+    assert run.until_stop() == 500
+    assert run.calls == [(100, 30), (200, 30), (200, 100), (300, 100), (400, 100), (500, 100)]
+    m = run.run.monitor
+    assert m.solved["env_steps"] == 200 and m.stop_reason == "plateau" and m.stale == 2
+    assert m.best_eval["env_steps"] == 300 and m.best_eval["success_rate"] == 0.95, "a tie does not replace best"
+    assert run.run.best_policy == "policy@300/100"
+    assert run.saved == [("best.pt", 100), ("best.pt", 200), ("best.pt", 300)]
+
+
+def test_an_improvement_resets_the_plateau_count(tmp_path: Path) -> None:
+    run = Scripted(tmp_path, [0.95, 0.92, 0.9, 0.96, 0.93, 0.95, 0.94], plateau_evals=3)
+    assert run.until_stop() == 600
+    assert run.run.monitor.best_eval["env_steps"] == 300 and run.run.monitor.stop_reason == "plateau"
+
+
+def test_a_perfect_confirmation_stops_at_once(tmp_path: Path) -> None:
+    run = Scripted(tmp_path, [0.97, 0.96, 1.0], plateau_evals=5)
+    assert run.until_stop() == 200
+    assert run.run.monitor.stop_reason == "perfect" and run.run.monitor.best_eval["success_rate"] == 1.0
+
+
+def test_plateau_zero_stops_at_the_first_solve(tmp_path: Path) -> None:
+    run = Scripted(tmp_path, [0.92, 0.9], plateau_evals=0)
+    assert run.until_stop() == 100
+    assert run.run.monitor.stop_reason == "target reached"
+
+
+def test_a_confirmation_outranks_a_better_short_evaluation(tmp_path: Path) -> None:
+    # 0.96 on 30 episodes keeps best.pt; 1.00 confirmed at 0.85 (not solved): the confirmation is the better estimate
+    run = Scripted(tmp_path, [0.96, 0.85, 1.0, 0.85], total_steps=300, target_success=0.99)
+    assert run.until_stop() == 300
+    assert [s for _, s in run.saved] == [100, 300]
+    assert run.run.monitor.solved is None and run.run.best_policy == "policy@300/100"
+
+
+def test_a_limit_stops_an_unsolved_run(tmp_path: Path) -> None:
+    run = Scripted(tmp_path, [0.5] * 10, total_steps=400)
+    assert run.until_stop() == 400 and run.run.monitor.solved is None
+
+
+@pytest.mark.parametrize("flag", ["plateau_evals", "heldout_episodes"])
+def test_negative_counts_are_refused(flag: str) -> None:
+    with pytest.raises(ValueError, match="--plateau-evals, --heldout-episodes >= 0"):
+        RunConfig(**{flag: -1}).validate()
