@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SHAPE_FIELDS = ("hidden_dim",)
+SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm")
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
 
 
@@ -23,6 +23,9 @@ class SACConfig:
 
     hidden_dim: int = 128
     """Width of the two hidden layers of the policy and of each Q network."""
+    critic_layer_norm: bool = False
+    """LayerNorm after each hidden layer of the Q networks (RLPD, Ball et al. 2023): keeps the critics from
+    diverging when they learn from their own experience (bench/time_to_target.py compares)."""
     lr: float = 3e-4
     """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
     alpha_lr: float = 3e-4

@@ -95,12 +95,17 @@ def _weight_grad_(grad: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor, scra
 
 
 class _QBuffers:
-    """The tensors one Q network's forward and backward write, at one batch size (views of shared buffers)."""
+    """The tensors one Q network's forward and backward write, at one batch size (views of shared buffers).
+
+    With LayerNorm critics the forward also keeps each hidden layer's pre-norm values ``z1, z2`` (own buffers) and
+    the norm's per-row mean and reciprocal standard deviation, which its backward reads."""
 
     def __init__(
         self, h1: torch.Tensor, h2: torch.Tensor, dh1: torch.Tensor, dh2: torch.Tensor, q: torch.Tensor
     ) -> None:
         self.h1, self.h2, self.dh1, self.dh2, self.q = h1, h2, dh1, dh2, q
+        self.z1, self.z2 = torch.empty_like(h1), torch.empty_like(h2)
+        self.stats: list[tuple[torch.Tensor, torch.Tensor]] = []
 
 
 class _Workspace:
@@ -155,17 +160,51 @@ _Q_ROWS = slice(_ROW["q1"], _ROW["q2"] + 1)
 _SQ_ERR_ROWS = slice(_ROW["sq_err1"], _ROW["sq_err2"] + 1)
 
 
+def _hidden_forward(linear: torch.nn.Linear, norm: torch.nn.LayerNorm | None, x: torch.Tensor, z: torch.Tensor,
+                    h: torch.Tensor, buf: _QBuffers) -> None:
+    """``h = relu(linear(x))``, or ``h = relu(norm(z))`` with ``z = linear(x)`` kept for the backward."""
+    if norm is None:
+        torch.addmm(linear.bias, x, linear.weight.t(), out=h).relu_()
+        return
+    torch.addmm(linear.bias, x, linear.weight.t(), out=z)
+    out, mean, rstd = torch.native_layer_norm(z, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+    buf.stats.append((mean, rstd))
+    torch.clamp_min(out, 0.0, out=h)
+
+
 def _q_forward(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers) -> torch.Tensor:
-    torch.addmm(net.linear1.bias, x, net.linear1.weight.t(), out=buf.h1).relu_()
-    torch.addmm(net.linear2.bias, buf.h1, net.linear2.weight.t(), out=buf.h2).relu_()
+    norm1, norm2 = (net.norm1, net.norm2) if net.layer_norm else (None, None)
+    buf.stats.clear()
+    _hidden_forward(net.linear1, norm1, x, buf.z1, buf.h1, buf)
+    _hidden_forward(net.linear2, norm2, buf.h1, buf.z2, buf.h2, buf)
     return torch.addmm(net.linear3.bias, buf.h2, net.linear3.weight.t(), out=buf.q)
 
 
-def _q_backward_hidden(net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor) -> None:
-    """Gradients of ``sum(dq * q)`` at both hidden layers' pre-activations, into ``buf.dh2`` and ``buf.dh1``."""
+def _norm_backward(norm: torch.nn.LayerNorm, d_out: torch.Tensor, z: torch.Tensor, stats: tuple[torch.Tensor, ...],
+                   weights: bool) -> torch.Tensor:
+    """Gradient at the norm's input ``z`` of ``sum(d_out * norm(z))``; with ``weights`` the norm's gain and bias
+    gradients go to their ``.grad``."""
+    mean, rstd = stats
+    d_z, d_w, d_b = torch.ops.aten.native_layer_norm_backward(
+        d_out, z, norm.normalized_shape, mean, rstd, norm.weight, norm.bias, [True, weights, weights]
+    )
+    if weights:
+        norm.weight.grad.copy_(d_w)
+        norm.bias.grad.copy_(d_b)
+    return d_z
+
+
+def _q_backward_hidden(net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor, weights: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of ``sum(dq * q)`` at both hidden layers' linear outputs, ``(d_z2, d_z1)`` (in ``buf.dh2`` and
+    ``buf.dh1`` without LayerNorm); ``weights``: also the norms' parameter gradients."""
     torch.mul(dq, net.linear3.weight, out=buf.dh2)  # (batch, 1) x (1, hidden): an outer product
-    _relu_backward_(buf.dh2, buf.h2)
-    _relu_backward_(torch.mm(buf.dh2, net.linear2.weight, out=buf.dh1), buf.h1)
+    d_z2 = _relu_backward_(buf.dh2, buf.h2)
+    if net.layer_norm:
+        d_z2 = _norm_backward(net.norm2, d_z2, buf.z2, buf.stats[1], weights)
+    d_z1 = _relu_backward_(torch.mm(d_z2, net.linear2.weight, out=buf.dh1), buf.h1)
+    if net.layer_norm:
+        d_z1 = _norm_backward(net.norm1, d_z1, buf.z1, buf.stats[0], weights)
+    return d_z2, d_z1
 
 
 def _q_backward_weights(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers, dq: torch.Tensor, g1: torch.Tensor) -> None:
@@ -173,11 +212,11 @@ def _q_backward_weights(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers, dq: 
     l1, l2, l3 = net.linear1, net.linear2, net.linear3
     torch.mm(dq.t(), buf.h2, out=l3.weight.grad)
     torch.sum(dq, 0, out=l3.bias.grad)
-    _q_backward_hidden(net, buf, dq)
-    torch.mm(buf.dh2.t(), buf.h1, out=l2.weight.grad)
-    torch.sum(buf.dh2, 0, out=l2.bias.grad)
-    _weight_grad_(l1.weight.grad, buf.dh1, x, g1)
-    torch.sum(buf.dh1, 0, out=l1.bias.grad)
+    d_z2, d_z1 = _q_backward_hidden(net, buf, dq, weights=True)
+    torch.mm(d_z2.t(), buf.h1, out=l2.weight.grad)
+    torch.sum(d_z2, 0, out=l2.bias.grad)
+    _weight_grad_(l1.weight.grad, d_z1, x, g1)
+    torch.sum(d_z1, 0, out=l1.bias.grad)
 
 
 def _policy_forward(policy: GaussianPolicy, ws: _Workspace) -> None:
@@ -328,10 +367,10 @@ class FusedUpdate:
         torch.sub(-1.0 / batch, ws.dq[0], out=ws.dq[1])
         # dL/da, transposed: (action_dim, batch) = W1_action^T @ dh1^T, summed over both critics.
         w1a_1, w1a_2 = q1.linear1.weight[:, s_dim:], q2.linear1.weight[:, s_dim:]
-        _q_backward_hidden(q1, aq[0], ws.dq[0].view(batch, 1))
-        torch.mm(w1a_1.t(), aq[0].dh1.t(), out=ws.d_pi_t)
-        _q_backward_hidden(q2, aq[1], ws.dq[1].view(batch, 1))
-        d_pi_t = ws.d_pi_t.addmm_(w1a_2.t(), aq[1].dh1.t())
+        _, d_z1 = _q_backward_hidden(q1, aq[0], ws.dq[0].view(batch, 1))
+        torch.mm(w1a_1.t(), d_z1.t(), out=ws.d_pi_t)
+        _, d_z1 = _q_backward_hidden(q2, aq[1], ws.dq[1].view(batch, 1))
+        d_pi_t = ws.d_pi_t.addmm_(w1a_2.t(), d_z1.t())
         # dL/du = alpha * 2t / B + dL/da * scale * (1 - t^2); dL/dlog_std = dL/du * std * eps - alpha / B where
         # log_std was not clamped (clamp passes the gradient where the clamped value equals the raw one).
         d_u = ws.d_head_t[:a]
@@ -372,7 +411,8 @@ class FusedUpdate:
 
 
 def fused_update_supported(trainer: Learner) -> bool:
-    """The hand-written update covers the package's own networks, on CPU or CUDA, in float32."""
+    """The hand-written update covers the package's own networks (with or without LayerNorm critics), on CPU or
+    CUDA, in float32."""
     nets = (trainer.soft_q_net1, trainer.soft_q_net2, trainer.target_soft_q_net1, trainer.target_soft_q_net2)
     return (
         type(trainer.policy_net) is GaussianPolicy

@@ -148,20 +148,30 @@ class GaussianPolicy(nn.Module):
 class SoftQNetwork(nn.Module):
     """Q(s, a): an MLP with two hidden layers on the concatenated state and action.
 
-    ``forward(state, action)`` returns Q of shape ``(batch,)``.
+    ``forward(state, action)`` returns Q of shape ``(batch,)``. With ``layer_norm`` each hidden layer is
+    ``relu(LayerNorm(W x + b))`` (with the norm's own gain and bias), as in RLPD (Ball et al. 2023): the hidden
+    features keep a fixed scale, which bounds how far Q can extrapolate to actions the data never showed.
     """
 
-    def __init__(self, state_dim: int, action_dim: int, hidden_dim: int = 256) -> None:
+    def __init__(self, state_dim: int, action_dim: int, hidden_dim: int = 256, layer_norm: bool = False) -> None:
         super().__init__()
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.hidden_dim = hidden_dim
+        self.layer_norm = layer_norm
         self.linear1 = nn.Linear(state_dim + action_dim, hidden_dim)
         self.linear2 = nn.Linear(hidden_dim, hidden_dim)
         self.linear3 = nn.Linear(hidden_dim, 1)
+        if layer_norm:
+            self.norm1 = nn.LayerNorm(hidden_dim)
+            self.norm2 = nn.LayerNorm(hidden_dim)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([state, action], dim=-1)
-        x = F.relu(self.linear1(x), inplace=True)
-        x = F.relu(self.linear2(x), inplace=True)
+        if self.layer_norm:
+            x = F.relu(self.norm1(self.linear1(x)), inplace=True)
+            x = F.relu(self.norm2(self.linear2(x)), inplace=True)
+        else:
+            x = F.relu(self.linear1(x), inplace=True)
+            x = F.relu(self.linear2(x), inplace=True)
         return self.linear3(x).squeeze(-1)

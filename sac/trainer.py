@@ -139,8 +139,8 @@ class SACTrainer:
         self.policy_net = GaussianPolicy(
             state_dim, action_dim, cfg.hidden_dim, action_low=action_low, action_high=action_high
         ).to(dev)
-        self.soft_q_net1 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim).to(dev)
-        self.soft_q_net2 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim).to(dev)
+        self.soft_q_net1 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim, cfg.critic_layer_norm).to(dev)
+        self.soft_q_net2 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim, cfg.critic_layer_norm).to(dev)
         self.target_soft_q_net1 = copy.deepcopy(self.soft_q_net1).requires_grad_(False)
         self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
         self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)

@@ -51,8 +51,13 @@ def _state(trainer: SACTrainer) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize(
     "cfg",
-    [{}, {"auto_entropy": False, "init_alpha": 0.2}, {"demo_fraction": 0.5, "reward_scale": 3.0, "gamma": 0.9}],
-    ids=["default", "fixed-alpha", "demos"],
+    [
+        {},
+        {"auto_entropy": False, "init_alpha": 0.2},
+        {"demo_fraction": 0.5, "reward_scale": 3.0, "gamma": 0.9},
+        {"critic_layer_norm": True, "demo_fraction": 0.5},
+    ],
+    ids=["default", "fixed-alpha", "demos", "layer-norm"],
 )
 def test_fused_update_matches_autograd(cfg: dict) -> None:
     ref, fused = _pair(**cfg)

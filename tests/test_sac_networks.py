@@ -138,3 +138,17 @@ def test_soft_q_network_shapes() -> None:
     assert out.shape == (10,)
     out.sum().backward()
     assert all(p.grad is not None for p in q.parameters())
+
+
+def test_layer_norm_critic_normalises_each_hidden_layer() -> None:
+    torch.manual_seed(0)
+    q = SoftQNetwork(6, 3, hidden_dim=16, layer_norm=True)
+    s, a = 100.0 * torch.randn(10, 6), torch.randn(10, 3)  # a large input: the hidden features keep their scale
+    z = q.linear1(torch.cat([s, a], -1))
+    n = q.norm1(z)
+    assert torch.allclose(n.mean(-1), torch.zeros(10), atol=1e-5) and torch.allclose(n.std(-1, unbiased=False), torch.ones(10), atol=1e-3)
+    h1 = torch.relu(n)
+    expected = q.linear3(torch.relu(q.norm2(q.linear2(h1)))).squeeze(-1)
+    torch.testing.assert_close(q(s, a), expected)
+    plain = SoftQNetwork(6, 3, hidden_dim=16)
+    assert {"norm1.weight", "norm2.bias"} <= q.state_dict().keys() and "norm1.weight" not in plain.state_dict()
