@@ -1,0 +1,247 @@
+"""Time to target: how long ``train.py`` takes to reach a success rate, per variant, over several training seeds.
+
+    python bench/time_to_target.py --preset parallel                      # serial vs the default (hogwild), demos
+    python bench/time_to_target.py --preset critic --no-demos --max-minutes 30
+    python bench/time_to_target.py --variant plain= --variant ln=--critic-layer-norm --seeds 0,1,2
+
+The protocol, so that a comparison can be trusted on a shared, noisy machine:
+
+- Every run is ``train.py`` as a user starts it, with the variant's flags, ``--seed``, and the protocol's
+  evaluation flags; nothing else changes between variants.
+- All variants of one comparison run in one invocation, one run at a time, interleaved: seed by seed, the
+  variants in an order rotated each seed, so a drift of the machine's speed falls on all of them alike.
+- At least 5 training seeds per variant by default; medians with min and max. A run that does not reach the
+  target within ``--max-minutes`` counts as slower than any that did (the median is then a lower bound, ``>``).
+- Time resolution: evaluations every ``--eval-every`` env steps (30 episodes; 100 to confirm, as the run's own
+  stop rule). The time between evaluations is measured and reported as a fraction of the time to target; the
+  report says when it is above 15%.
+- Fixed costs are reported apart from learning: ``startup_s`` (process start, demonstrations, building the run,
+  before the run's clock starts) and ``eval_s`` (time inside evaluations before the target). ``time_s`` is the
+  run's clock at the confirming evaluation (evaluations included, start-up not); ``learning_s`` = ``time_s -
+  eval_s``.
+- Q-loss growth: TensorBoard's ``loss/qf_loss``, the median of the last tenth of the run over the smallest median
+  of any tenth: about 1 for a critic that settles, large for one that diverges.
+
+Writes ``bench/results/time_to_target_<name>_<date>.json`` (every run's summary and the per-variant medians) and
+prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PRESETS: dict[str, dict[str, str]] = {
+    # the default placement (hogwild, one worker per core) against one process doing both
+    "parallel": {"serial": "--mode serial", "hogwild": "", "actor-learner": "--mode actor-learner"},
+    # the critic variants of sac/config.py
+    "critic": {"plain": "", "layer-norm": "--critic-layer-norm"},
+}
+
+
+def parse_variants(items: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, flags = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--variant {item!r}: expected NAME=FLAGS (FLAGS may be empty)")
+        out[name] = shlex.split(flags)
+    return out
+
+
+def q_loss_growth(run_dir: Path) -> float | None:
+    """Median ``loss/qf_loss`` over the last tenth of the run / the smallest median over any tenth."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    if "loss/qf_loss" not in acc.Tags().get("scalars", []):
+        return None
+    values = [e.value for e in acc.Scalars("loss/qf_loss")]
+    if len(values) < 20:
+        return None
+    tenth = len(values) // 10
+    medians = [statistics.median(values[i * tenth : (i + 1) * tenth]) for i in range(10)]
+    return medians[-1] / max(min(medians), 1e-12)
+
+
+def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
+    run_dir = runs_dir / f"{name}-s{seed}"
+    if run_dir.exists():
+        raise SystemExit(f"{run_dir} exists: move it away (results are never overwritten silently)")
+    protocol = [
+        "--seed", str(seed), "--max-minutes", str(args.max_minutes), "--target-success", str(args.target),
+        "--eval-every", str(args.eval_every), "--plateau-evals", "0", "--heldout-episodes", str(args.heldout_episodes),
+        "--total-steps", "1000000000",
+    ]  # fmt: skip
+    common = ["--no-demos"] if args.no_demos else []
+    train_args = [*common, *shlex.split(args.common), *flags, *protocol]
+    cmd = [sys.executable, "train.py", *train_args, "--run-dir", str(run_dir), "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    process_s = time.perf_counter() - t0
+    (runs_dir / f"{name}-s{seed}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line]
+    times = sorted({e["wall_time_s"] for e in evals if e["episodes"] == args.eval_episodes_periodic})
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    solved = bool(summary["solved"])
+    time_s = summary["solve_time_s"] if solved else None
+    eval_s = summary["eval_s_to_solve"] if solved else None
+    return {
+        "variant": name,
+        "seed": seed,
+        "command": "python train.py " + shlex.join(train_args),
+        "solved": solved,
+        "time_s": time_s,
+        "learning_s": time_s - eval_s if solved else None,
+        "eval_s": eval_s,
+        "startup_s": summary["startup_s"],
+        "env_steps": summary["solve_env_steps"] if solved else summary["env_steps"],
+        "eval_interval_s": statistics.median(gaps) if gaps else None,
+        "resolution": statistics.median(gaps) / time_s if gaps and solved else None,
+        "best_eval_success": summary["best_eval_success"],
+        "heldout_success": (summary.get("heldout") or {}).get("success_rate"),
+        "q_loss_growth": q_loss_growth(run_dir),
+        "process_s": process_s,
+        "curve": [(e["env_steps"], e["wall_time_s"], e["episodes"], e["success_rate"]) for e in evals],
+    }
+
+
+def _stats(values: list[float | None], n: int) -> dict[str, Any]:
+    """Median, min, max where ``None`` (not reached) ranks above every value; the median is a lower bound then."""
+    reached = sorted(v for v in values if v is not None)
+    ranked = reached + [float("inf")] * (n - len(reached))
+    med = statistics.median(ranked) if ranked else float("inf")
+    return {
+        "median": med if med != float("inf") else None,
+        "median_is_lower_bound": len(reached) < n and med == float("inf"),
+        "min": reached[0] if reached else None,
+        "max": ranked[-1] if ranked and ranked[-1] != float("inf") else None,
+        "reached": len(reached),
+    }
+
+
+def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in names:
+        mine = [r for r in runs if r["variant"] == name]
+        n = len(mine)
+        out[name] = {
+            "runs": n,
+            "solved": sum(r["solved"] for r in mine),
+            **{k: _stats([r[k] for r in mine], n) for k in ("time_s", "learning_s", "env_steps")},
+            "startup_s_median": statistics.median(r["startup_s"] for r in mine),
+            "eval_s_median": statistics.median([r["eval_s"] for r in mine if r["eval_s"] is not None] or [0.0]),
+            "resolution_median": statistics.median([r["resolution"] for r in mine if r["resolution"]] or [0.0]),
+            "q_loss_growth_median": statistics.median([r["q_loss_growth"] for r in mine if r["q_loss_growth"]] or [0.0]),
+        }
+    ref = out[names[0]]["time_s"]["median"]
+    for name in names:
+        med = out[name]["time_s"]["median"]
+        out[name]["time_ratio_to_" + names[0]] = med / ref if med and ref else None
+    return out
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if unit == "min":
+        return f"{v / 60:.1f}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+
+
+def table(result: dict[str, Any]) -> str:
+    names = list(result["variants"])
+    ref = names[0]
+    head = (
+        f"| variant | solved | time to {result['target']:.0%} (min): median [min-max] | learning (min) | env steps "
+        f"(median) | vs {ref} | start-up (s) | eval before target (s) | eval interval / time | Q-loss growth |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for name, s in result["summary"].items():
+        t = s["time_s"]
+        median = f">{result['max_minutes']:g}" if t["median_is_lower_bound"] else fmt(t["median"], "min")
+        ratio = s["time_ratio_to_" + ref]
+        lines.append(
+            f"| {name} | {s['solved']}/{s['runs']} | {median} [{fmt(t['min'], 'min')}-"
+            f"{fmt(t['max'], 'min')}] | {fmt(s['learning_s']['median'], 'min')} | {fmt(s['env_steps']['median'])} | "
+            f"{'-' if ratio is None else f'{ratio:.2f}x'} | {s['startup_s_median']:.0f} | {s['eval_s_median']:.0f} | "
+            f"{s['resolution_median']:.0%} | {s['q_loss_growth_median']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a named comparison")
+    p.add_argument("--variant", action="append", default=[], help="NAME=FLAGS (repeatable; after --preset's)")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="training seeds (default: 5)")
+    p.add_argument("--no-demos", action="store_true", help="every variant without demonstrations")
+    p.add_argument("--common", default="", help="flags every variant gets")
+    p.add_argument("--target", type=float, default=0.9, help="success rate to reach (default 0.9)")
+    p.add_argument("--max-minutes", type=float, default=20.0, help="cap per run")
+    p.add_argument("--eval-every", type=int, default=5000, help="env steps between evaluations (default 5000)")
+    p.add_argument("--heldout-episodes", type=int, default=0, help="held-out evaluation of best.pt at the end")
+    p.add_argument("--name", default=None, help="results file name part (default: the preset)")
+    p.add_argument("--runs-dir", default="/tmp/time_to_target", help="where the run folders go")
+    args = p.parse_args()
+    args.eval_episodes_periodic = 30
+    variants = {k: shlex.split(v) for k, v in PRESETS.get(args.preset or "", {}).items()}
+    variants.update(parse_variants(args.variant))
+    if len(variants) < 1:
+        raise SystemExit("give --preset or --variant")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    names = list(variants)
+    name = args.name or args.preset or "custom"
+    date = datetime.date.today().isoformat()
+    runs_dir = Path(args.runs_dir) / f"{name}-{date}-{int(time.time())}"
+    runs_dir.mkdir(parents=True)
+    out = ROOT / "bench" / "results" / f"time_to_target_{name}{'_no-demos' if args.no_demos else ''}_{date}.json"
+    runs: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+    for i, seed in enumerate(seeds):
+        order = names[i % len(names) :] + names[: i % len(names)]
+        for variant in order:
+            run = run_one(variant, variants[variant], seed, args, runs_dir)
+            runs.append(run)
+            print(
+                f"{variant} seed {seed}: "
+                + (f"{run['time_s'] / 60:.2f} min, {run['env_steps']} steps" if run["solved"] else "not reached")
+                + f" (start-up {run['startup_s']:.0f} s, Q-loss growth {run['q_loss_growth'] or 0:.1f})",
+                flush=True,
+            )
+            result = {
+                "what": "time to target per variant (bench/time_to_target.py; protocol in its docstring)",
+                "date": date,
+                "command": "python bench/time_to_target.py " + shlex.join(sys.argv[1:]),
+                "machine": {"cpu_count": __import__("os").cpu_count(), "python": platform.python_version()},
+                "target": args.target,
+                "max_minutes": args.max_minutes,
+                "eval_every": args.eval_every,
+                "no_demos": args.no_demos,
+                "variants": {k: shlex.join(v) for k, v in variants.items()},
+                "seeds": seeds,
+                "runs": runs,
+                "summary": summarise(runs, [n for n in names if any(r["variant"] == n for r in runs)]),
+            }
+            out.write_text(json.dumps(result, indent=2))  # after every run: a stopped bench keeps what it measured
+    print(table(result))
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
