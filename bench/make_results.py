@@ -119,8 +119,30 @@ def section(title: str, paths: list[Path], date: str, commands: list[str], body:
 Item = tuple[tuple[str, int, str], str]  # (sort key, section)
 
 
+def heldout_runs_table(runs: list[tuple[Any, str, Json]]) -> str:
+    """Runs that report a held-out evaluation of best.pt (the stop rule of --plateau-evals): time to the target,
+    where and why the run stopped, the best (selecting) evaluation, and the held-out figure per object."""
+    types = sorted({t for _, _, r in runs for t in (r["heldout"] or {}).get("success_by_type", {})})
+    rows = []
+    for seed, status, r in runs:
+        held, best = r["heldout"] or {}, r["best_eval"] or {}
+        by_type = held.get("success_by_type", {})
+        rows.append([
+            str(seed), status, mss(r["solve_time_s"]), num(r["solve_env_steps"]),
+            f"{mss(r['wall_time_s'])} ({r['stop_reason']})", f"{rate(best.get('success_rate'))} ({num(best.get('episodes'))})",
+            f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})", *[rate(by_type.get(t)) for t in types],
+        ])  # fmt: skip
+    header = [
+        "seed", "status", "90% reached (m:ss)", "env steps (at 90%)", "stopped (m:ss, why)",
+        "best.pt's evaluation (episodes)", "held-out success (episodes)",
+    ]  # fmt: skip
+    return table(header + types, rows)
+
+
 def runs_table(runs: list[tuple[Any, str, Json]]) -> str:
     """One row per (seed, status, summary.json-like run): time to solve, steps, the last evaluation per object."""
+    if runs and all(r.get("heldout") for _, _, r in runs):
+        return heldout_runs_table(runs)
     types = sorted({t for _, _, r in runs for t in (r["last_eval"] or {}).get("success_by_type", {})})
     rows = []
     for seed, status, r in runs:
@@ -327,6 +349,34 @@ def expert_success(d: Json) -> Rendered:
     return body, None, f"python bench/expert_success.py --episodes {d['episodes']} --seed {d['first_seed']}"
 
 
+def diverse_training(d: Json) -> Rendered:
+    """bench/diverse_training.py: per run, the time to 80% on validation objects and best.pt on each split."""
+    rows = []
+    for group, label in (("demos", "demos"), ("no_demos", "no demos")):
+        for r in d[group]:
+            v80 = r["val_80_first_confirmed"]
+            v80p = r["val_80_first_periodic"]
+            s = r["success"]
+            rows.append([
+                str(r["seed"]), label, r["status"], mss(r["wall_time_s"]), num(r["env_steps"]),
+                mss(v80["wall_time_s"]) if v80 else "never", mss(v80p["wall_time_s"]) if v80p else "never",
+                f"**{rate(s['test'])}**", rate(s["val"]), rate(s["train"]),
+                f"{r['gap_train_minus_test']:+.3f}", f"{r['gap_val_minus_test']:+.3f}",
+            ])  # fmt: skip
+    head = [
+        "seed", "training", "status", "wall (m:ss)", "env steps", "val >= 0.8, confirmed (m:ss)",
+        "val >= 0.8, 30 episodes (m:ss)", f"test ({d['episodes']})", f"val ({d['episodes']})",
+        f"train ({d['episodes']})", "train - test", "val - test",
+    ]  # fmt: skip
+    body = table(head, rows) + (
+        "\n\nbest.pt of each run on held-out seeds (the run's held-out block) over the 99 test objects (as "
+        "`train.py eval` does), the 99 validation and the 790 training objects. The runs:\n\n```\n"
+        + "\n".join(r["command"] for g in ("demos", "no_demos") for r in d[g])
+        + "\n```"
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -344,6 +394,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
+    ("Objects it has never seen", "diverse_training_*", "GraspEnv-Diverse-v0, test / validation / train", diverse_training),
 ]
 
 NOTE = (
@@ -366,12 +417,14 @@ def render() -> str:
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]
-    known = {name for _, name, _, _ in SECTIONS}
+    sections = []  # a name ending in "*" stands for every file it prefixes, newest first
+    for head, name, title, renderer in SECTIONS:
+        matches = sorted((n for n in files if n.startswith(name[:-1])), reverse=True) if name.endswith("*") else [name]
+        sections += [(head, n, title, renderer) for n in matches if n in files]
+    known = {name for _, name, _, _ in sections}
     rest = [n for n in files if n not in known and not n.startswith(("headline", "train_check_", "heldout_"))]
     heading = ""
-    for head, name, title, renderer in SECTIONS + [("Other results", n, "", other) for n in rest]:
-        if name not in files:
-            continue
+    for head, name, title, renderer in sections + [("Other results", n, "", other) for n in rest]:
         path = files[name]
         body, recorded, command = renderer(load(path))
         if head != heading:

@@ -126,6 +126,23 @@ def test_ray_run_trains_logs_checkpoints_and_evals(cluster: str, tmp_path: Path)
 
 @pytest.mark.slow
 @pytest.mark.skipif(ray is None, reason="Ray not installed (pip install -e '.[ray]')")
+def test_the_diverse_env_trains_on_ray_and_evaluates_on_validation_objects(cluster: str, tmp_path: Path) -> None:
+    run_dir = tmp_path / "diverse"
+    argv = [*_ray_flags(cluster, total_steps="400"), "--env", "GraspEnv-Diverse-v0", "--run-dir", str(run_dir)]
+    proc = subprocess.run(
+        [sys.executable, "train.py", *argv], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["env_steps"] >= 400 and summary["updates"] > 0
+    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines()]
+    seen = {name for e in evals for name in e["success_by_type"]}
+    assert seen and all(int(name.split("_")[-1]) % 10 == 5 for name in seen), f"periodic evals on val: {seen}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ray is None, reason="Ray not installed (pip install -e '.[ray]')")
 def test_killed_ray_actor_is_restarted_and_the_run_finishes(cluster: str, tmp_path: Path) -> None:
     run_dir = tmp_path / "kill"
     proc = _start_cli([*_ray_flags(cluster, total_steps="1500"), "--run-dir", str(run_dir)])

@@ -580,7 +580,7 @@ def test_a_resumed_actor_learner_run_paces_like_the_run_it_continues(tmp_path: P
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["serial", "actor-learner"])
+@pytest.mark.parametrize("mode", ["serial", "hogwild", "actor-learner"])
 def test_the_diverse_env_trains_on_train_objects_and_evaluates_on_held_out_ones(mode: str, tmp_path: Path) -> None:
     run_dir = tmp_path / mode
     assert train.main(["--env", "GraspEnv-Diverse-v0", "--mode", mode, *_flags(), "--run-dir", str(run_dir)]) == 0

@@ -28,7 +28,7 @@ from sac.run.config import RunConfig, given_by_value, resolve
 from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, heldout_block, make_env
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
-from sac.run.monitor import Monitor, fmt_duration, headline
+from sac.run.monitor import MAX_GROUPS_SHOWN, Monitor, fmt_duration, headline
 
 
 class StopRequest:
@@ -551,10 +551,12 @@ def train(
 
 
 def _brief(result: dict[str, Any] | None) -> dict[str, Any] | None:
-    """An evaluation without its per-object tables (those stay in eval.jsonl)."""
+    """An evaluation without its per-object tables when there are many groups (eval.jsonl and heldout.json keep
+    them)."""
     if result is None:
         return None
-    return {k: v for k, v in result.items() if k not in ("success_by_type", "per_object")}
+    many = len(result.get("success_by_type", {})) > MAX_GROUPS_SHOWN
+    return {k: v for k, v in result.items() if k != "per_object" and not (many and k == "success_by_type")}
 
 
 def _check_env_id(env_id: str, support: EnvSupport) -> None:
