@@ -8,7 +8,7 @@ For each run folder: the time to 80% on the validation objects (the first period
 ``python train.py eval --checkpoint best.pt --episodes 200`` does (the test objects, on the run's held-out seed
 block), and the same 200 seeds on the validation and on the training objects: the gaps between the three say how
 much of the success carries over to objects the policy never saw. Writes
-``bench/results/diverse_training_<date>.json``.
+``bench/results/diverse_training_<date>.json``; ``--plot-only FILE`` redraws ``docs/diverse_curves.png`` from one.
 """
 
 from __future__ import annotations
@@ -80,13 +80,46 @@ def measure(run_dir: Path, episodes: int) -> dict[str, Any]:
     }
 
 
+def plot(result: dict[str, Any], out: Path) -> None:
+    """Validation success against wall-clock per run, and each best.pt's test success."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    runs = [("demos", r) for r in result["demos"]] + [("no demos", r) for r in result["no_demos"]]
+    for i, (label, r) in enumerate(runs):
+        c = colors[i % len(colors)]
+        periodic = [(t / 60, s) for _, t, n, s in r["curve"] if n < 100]
+        confirmed = [(t / 60, s) for _, t, n, s in r["curve"] if n >= 100]
+        name = f"seed {r['seed']}, {label}"
+        ax.plot(*zip(*periodic), color=c, alpha=0.8, label=f"{name}: validation (30 episodes)")
+        if confirmed:
+            ax.plot(*zip(*confirmed), "o", color=c, label=f"{name}: validation (100)")
+        ax.axhline(r["success"]["test"], color=c, ls="--", lw=1, label=f"{name}: best.pt on test ({result['episodes']})")
+    ax.axhline(0.8, color="grey", lw=0.8)
+    ax.set(xlabel="wall-clock (min)", ylabel="success rate", ylim=(-0.02, 1.02),
+           title=f"GraspEnv-Diverse-v0, {result['date']}: objects never trained on")  # fmt: skip
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"-> {out}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run folders trained with demonstrations (the default)")
     p.add_argument("--no-demos", nargs="*", type=Path, default=[], help="run folders trained with --no-demos")
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--plot", type=Path, default=ROOT / "docs" / "diverse_curves.png")
+    p.add_argument("--plot-only", type=Path, default=None, help="redraw the plot from this results file")
     args = p.parse_args()
+    if args.plot_only:
+        plot(json.loads(args.plot_only.read_text()), args.plot)
+        return
     date = datetime.date.today().isoformat()
     out = args.out or ROOT / "bench" / "results" / f"diverse_training_{date}.json"
     result = {
@@ -108,6 +141,7 @@ def main() -> None:
                 + (f"{v80['wall_time_s'] / 60:.1f} min" if v80 else "never")
             )
     print(f"-> {out}")
+    plot(result, args.plot)
 
 
 if __name__ == "__main__":
