@@ -70,6 +70,7 @@ def measure(run_dir: Path, episodes: int) -> dict[str, Any]:
         "best_checkpoint_eval": {k: summary["last_eval"][k] for k in ("env_steps", "success_rate", "episodes")}
         if summary.get("last_eval")
         else None,
+        "val_80_first": first_at(evals, 0.8),
         "val_80_first_periodic": first_at(evals, 0.8, 30),
         "val_80_first_confirmed": first_at(evals, 0.8, 100),
         "success": {s: splits[s]["success_rate"] for s in SPLITS},
@@ -134,7 +135,7 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=2))
     for group in ("demos", "no_demos"):
         for r in result[group]:
-            v80 = r["val_80_first_confirmed"] or r["val_80_first_periodic"]
+            v80 = r["val_80_first"]
             print(
                 f"{group} seed {r['seed']}: test {r['success']['test']:.3f} val {r['success']['val']:.3f} train "
                 f"{r['success']['train']:.3f} | val >= 0.8 at "

@@ -354,18 +354,18 @@ def diverse_training(d: Json) -> Rendered:
     rows = []
     for group, label in (("demos", "demos"), ("no_demos", "no demos")):
         for r in d[group]:
-            v80 = r["val_80_first_confirmed"]
-            v80p = r["val_80_first_periodic"]
+            v80, v80c = r["val_80_first"], r["val_80_first_confirmed"]
             s = r["success"]
             rows.append([
                 str(r["seed"]), label, r["status"], mss(r["wall_time_s"]), num(r["env_steps"]),
-                mss(v80["wall_time_s"]) if v80 else "never", mss(v80p["wall_time_s"]) if v80p else "never",
+                f"{mss(v80['wall_time_s'])} ({v80['episodes']})" if v80 else "never",
+                mss(v80c["wall_time_s"]) if v80c else "never",
                 f"**{rate(s['test'])}**", rate(s["val"]), rate(s["train"]),
                 f"{r['gap_train_minus_test']:+.3f}", f"{r['gap_val_minus_test']:+.3f}",
             ])  # fmt: skip
     head = [
-        "seed", "training", "status", "wall (m:ss)", "env steps", "val >= 0.8, confirmed (m:ss)",
-        "val >= 0.8, 30 episodes (m:ss)", f"test ({d['episodes']})", f"val ({d['episodes']})",
+        "seed", "training", "status", "wall (m:ss)", "env steps", "val >= 0.8 first (m:ss, episodes)",
+        "val >= 0.8 on 100 (m:ss)", f"test ({d['episodes']})", f"val ({d['episodes']})",
         f"train ({d['episodes']})", "train - test", "val - test",
     ]  # fmt: skip
     body = table(head, rows) + (
