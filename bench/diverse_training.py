@@ -61,7 +61,8 @@ def measure(run_dir: Path, episodes: int) -> dict[str, Any]:
         "seed": config["seed"],
         "command": f"python train.py --env {config['env']} --seed {config['seed']}"
         + ("" if config["demos"] else " --no-demos")
-        + f" --max-minutes {config['max_minutes']:g}",
+        + f" --max-minutes {config['max_minutes']:g}"
+        + (f" --total-steps {config['total_steps']}" if config["total_steps"] != 300_000 else ""),
         "eval_command": f"python train.py eval --checkpoint {checkpoint} --episodes {episodes}",
         "status": summary["status"],
         "wall_time_s": summary["wall_time_s"],
@@ -88,7 +89,7 @@ def plot(result: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     runs = [("demos", r) for r in result["demos"]] + [("no demos", r) for r in result["no_demos"]]
     for i, (label, r) in enumerate(runs):
@@ -103,7 +104,7 @@ def plot(result: dict[str, Any], out: Path) -> None:
     ax.axhline(0.8, color="grey", lw=0.8)
     ax.set(xlabel="wall-clock (min)", ylabel="success rate", ylim=(-0.02, 1.02),
            title=f"GraspEnv-Diverse-v0, {result['date']}: objects never trained on")  # fmt: skip
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"-> {out}")
@@ -111,7 +112,7 @@ def plot(result: dict[str, Any], out: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=Path, help="run folders trained with demonstrations (the default)")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders trained with demonstrations (the default)")
     p.add_argument("--no-demos", nargs="*", type=Path, default=[], help="run folders trained with --no-demos")
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--out", type=Path, default=None)
@@ -121,6 +122,8 @@ def main() -> None:
     if args.plot_only:
         plot(json.loads(args.plot_only.read_text()), args.plot)
         return
+    if not args.runs:
+        p.error("give the run folders (or --plot-only FILE)")
     date = datetime.date.today().isoformat()
     out = args.out or ROOT / "bench" / "results" / f"diverse_training_{date}.json"
     result = {

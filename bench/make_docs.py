@@ -1,4 +1,5 @@
-"""Regenerate every generated part of the docs: docs/RESULTS.md, the README's headline table, the flag table.
+"""Regenerate every generated part of the docs: docs/RESULTS.md, the README's headline table, the flag table, the
+Diverse training table.
 
     python bench/make_docs.py           # rewrite them
     python bench/make_docs.py --check   # exit 1 if any is out of date (tests/test_readme.py does the same)
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 HEADLINE = ROOT / "bench" / "results" / "headline_redesign_2026-11-30.json"
+DIVERSE = ROOT / "bench" / "results" / "diverse_training_2026-11-30.json"
 
 
 def blocks() -> dict[Path, dict[str, str]]:
@@ -30,6 +32,7 @@ def blocks() -> dict[Path, dict[str, str]]:
     return {
         ROOT / "README.md": {"headline": make_results.headline_table(HEADLINE)},
         ROOT / "docs" / "TRAINING.md": {"flags": train.flags_markdown()},
+        ROOT / "docs" / "DIVERSE.md": {"diverse-training": make_results.diverse_training(make_results.load(DIVERSE))[0]},
     }
 
 
