@@ -25,6 +25,7 @@ FAST = [
     "--hidden-dim", "32", "--eval-every", "150", "--eval-episodes", "2", "--final-eval-episodes", "2",
     "--demo-episodes", "2", "--max-steps", "25", "--checkpoint-every", "100", "--workers", "2",
     "--log-every", "20", "--max-lead-steps", "100", "--no-progress", "--target-success", "none", "--update-itr", "0.5",
+    "--heldout-episodes", "2",
 ]  # fmt: skip
 
 
