@@ -581,6 +581,17 @@ def test_a_resumed_actor_learner_run_paces_like_the_run_it_continues(tmp_path: P
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hogwild", "actor-learner"])
+def test_the_last_metrics_of_stopped_workers_reach_tensorboard(mode: str, tmp_path: Path) -> None:
+    # fewer updates than --log-every: the only report is the one each learning process sends as it stops
+    run_dir = tmp_path / mode
+    assert train.main(["--mode", mode, *_flags(log_every="100000", eval_every="0"), "--run-dir", str(run_dir)]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0 < summary["updates"] < 100000
+    assert {"loss/qf1_loss", "train/alpha"} <= set(_scalars(run_dir))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["serial", "hogwild", "actor-learner"])
 def test_the_diverse_env_trains_on_train_objects_and_evaluates_on_held_out_ones(mode: str, tmp_path: Path) -> None:
     run_dir = tmp_path / mode

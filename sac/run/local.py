@@ -522,6 +522,11 @@ class LocalBackend:
                 proc.kill()
                 proc.join(timeout=3)
             self.shared.lock.release_if_held_by(proc.pid or 0)
+            with contextlib.suppress(Exception):  # what it sent on its way out: its last metrics and episodes
+                while recv.poll():
+                    kind, payload = recv.recv()
+                    if kind in ("episode", "update"):
+                        self._deliver(kind, payload)
             with contextlib.suppress(Exception):
                 recv.close()
         self.procs.clear()
