@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "compare.json"
 sys.path.insert(0, str(ROOT))  # this checkout's sac/, whatever else is installed
 
+from run_files import read_evals, read_scalars  # noqa: E402
+
 VARIANTS: dict[str, list[str]] = {
     "serial": ["--mode", "serial", "--envs-per-worker", "1"],
     "serial-4env": ["--mode", "serial", "--envs-per-worker", "4"],
@@ -86,21 +88,13 @@ def _train(flags: list[str], run_dir: Path, timeout: float) -> dict[str, Any]:
     return summary
 
 
-def _scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
-
-
 def throughput_once(name: str, seconds: float, workdir: Path) -> dict[str, float]:
     run_dir = workdir / f"tp-{name}"
     shutil.rmtree(run_dir, ignore_errors=True)
     flags = [*VARIANTS[name], "--max-minutes", str(seconds / 60), "--eval-every", "0", "--target-success", "none"]
     flags += ["--checkpoint-every", "100000000", "--total-steps", "100000000"]
     summary = _train(flags, run_dir, timeout=seconds + 600)
-    tags = _scalars(run_dir)
+    tags = read_scalars(run_dir)
     fps, ups = dict(tags.get("perf/fps", [])), dict(tags.get("perf/updates_per_s", []))
     # windows once learning runs (updates/s > 0), minus the last partial one written at close
     steps = [s for s in sorted(ups) if ups[s] > 0][:-1]
@@ -220,7 +214,7 @@ def time_to_target(names: list[str], seeds: list[int], max_minutes: float, runs_
             shutil.rmtree(run_dir, ignore_errors=True)
             flags = [*VARIANTS[name], "--seed", str(seed), "--max-minutes", str(max_minutes)]
             summary = _train(flags, run_dir, timeout=max_minutes * 60 + 900)
-            curve = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line]
+            curve = read_evals(run_dir)
             runs.append(
                 {
                     "seed": seed,

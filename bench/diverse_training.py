@@ -24,6 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from run_files import read_evals  # noqa: E402
+
 from sac.run.play import evaluate_checkpoint  # noqa: E402
 from train import env_support  # noqa: E402
 
@@ -42,7 +44,7 @@ def first_at(evals: list[dict[str, Any]], level: float, episodes: int | None = N
 def measure(run_dir: Path, episodes: int) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     config = summary["config"]
-    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line]
+    evals = read_evals(run_dir)
     checkpoint = run_dir / "best.pt"
     splits: dict[str, Any] = {}
     for split in SPLITS:
@@ -100,7 +102,9 @@ def plot(result: dict[str, Any], out: Path) -> None:
         ax.plot(*zip(*periodic), color=c, alpha=0.8, label=f"{name}: validation (30 episodes)")
         if confirmed:
             ax.plot(*zip(*confirmed), "o", color=c, label=f"{name}: validation (100)")
-        ax.axhline(r["success"]["test"], color=c, ls="--", lw=1, label=f"{name}: best.pt on test ({result['episodes']})")
+        ax.axhline(
+            r["success"]["test"], color=c, ls="--", lw=1, label=f"{name}: best.pt on test ({result['episodes']})"
+        )
     ax.axhline(0.8, color="grey", lw=0.8)
     ax.set(xlabel="wall-clock (min)", ylabel="success rate", ylim=(-0.02, 1.02),
            title=f"GraspEnv-Diverse-v0, {result['date']}: objects never trained on")  # fmt: skip
@@ -127,9 +131,11 @@ def main() -> None:
     date = datetime.date.today().isoformat()
     out = args.out or ROOT / "bench" / "results" / f"diverse_training_{date}.json"
     result = {
-        "what": "GraspEnv-Diverse-v0 training: best.pt on test, validation and train objects (bench/diverse_training.py)",
+        "what": "GraspEnv-Diverse-v0 training: best.pt on test, validation and train objects "
+        "(bench/diverse_training.py)",
         "date": date,
-        "command": "python bench/diverse_training.py " + " ".join(map(str, args.runs))
+        "command": "python bench/diverse_training.py "
+        + " ".join(map(str, args.runs))
         + (" --no-demos " + " ".join(map(str, args.no_demos)) if args.no_demos else ""),
         "episodes": args.episodes,
         "demos": [measure(r, args.episodes) for r in args.runs],

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from run_files import read_evals
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "headline.json"
 CONDITIONS = {
@@ -52,7 +54,7 @@ def run_one(condition: str, seed: int, minutes: float, runs_dir: Path) -> dict[s
         raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     (run_dir / "stdout.log").write_text(proc.stdout)
     summary = json.loads((run_dir / "summary.json").read_text())
-    curve = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line]
+    curve = read_evals(run_dir)
     solved_line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("Solved in")), None)
     return {
         "condition": condition,

@@ -32,7 +32,9 @@ def blocks() -> dict[Path, dict[str, str]]:
     return {
         ROOT / "README.md": {"headline": make_results.headline_table(HEADLINE)},
         ROOT / "docs" / "TRAINING.md": {"flags": train.flags_markdown()},
-        ROOT / "docs" / "DIVERSE.md": {"diverse-training": make_results.diverse_training(make_results.load(DIVERSE))[0]},
+        ROOT / "docs" / "DIVERSE.md": {
+            "diverse-training": make_results.diverse_training(make_results.load(DIVERSE))[0]
+        },
     }
 
 

@@ -129,8 +129,10 @@ def heldout_runs_table(runs: list[tuple[Any, str, Json]]) -> str:
         by_type = held.get("success_by_type", {})
         rows.append([
             str(seed), status, mss(r["solve_time_s"]), num(r["solve_env_steps"]),
-            f"{mss(r['wall_time_s'])} ({r['stop_reason']})", f"{rate(best.get('success_rate'))} ({num(best.get('episodes'))})",
-            f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})", *[rate(by_type.get(t)) for t in types],
+            f"{mss(r['wall_time_s'])} ({r['stop_reason']})",
+            f"{rate(best.get('success_rate'))} ({num(best.get('episodes'))})",
+            f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})",
+            *[rate(by_type.get(t)) for t in types],
         ])  # fmt: skip
     header = [
         "seed", "status", "90% reached (m:ss)", "env steps (at 90%)", "stopped (m:ss, why)",
@@ -394,7 +396,12 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
-    ("Objects it has never seen", "diverse_training_*", "GraspEnv-Diverse-v0, test / validation / train", diverse_training),
+    (
+        "Objects it has never seen",
+        "diverse_training_*",
+        "GraspEnv-Diverse-v0, test / validation / train",
+        diverse_training,
+    ),
 ]
 
 NOTE = (

@@ -10,21 +10,16 @@ running median over 50 reports, on a log scale: a critic that diverges shows as 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
+from run_files import read_evals, read_scalars
+
 
 def q_losses(run_dir: Path) -> tuple[list[int], list[float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    if "loss/qf_loss" not in acc.Tags().get("scalars", []):
-        return [], []
-    events = sorted(acc.Scalars("loss/qf_loss"), key=lambda e: e.step)
-    steps = [e.step for e in events]
-    values = [e.value for e in events]
+    events = sorted(read_scalars(run_dir).get("loss/qf_loss", []))
+    steps = [step for step, _ in events]
+    values = [value for _, value in events]
     smooth = [statistics.median(values[max(0, i - 49) : i + 1]) for i in range(len(values))]
     return steps, smooth
 
@@ -49,7 +44,7 @@ def main() -> None:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (run, label) in enumerate(zip(args.runs, labels)):
         c = colors[i % len(colors)]
-        evals = [json.loads(line) for line in (run / "eval.jsonl").read_text().splitlines() if line]
+        evals = read_evals(run)
         periodic = [(e["env_steps"], e["success_rate"]) for e in evals if e["episodes"] < 100]
         confirmed = [(e["env_steps"], e["success_rate"]) for e in evals if e["episodes"] >= 100]
         if periodic:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from run_files import read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,12 +66,8 @@ def _folder_mb(path: Path) -> float:
 
 def _env_steps(run_dir: Path) -> int | None:
     """The latest ``perf/fps`` step in TensorBoard is the run's env-step count at that moment."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    events = acc.Scalars("perf/fps") if "perf/fps" in acc.Tags()["scalars"] else []
-    return int(events[-1].step) if events else None
+    events = read_scalars(run_dir).get("perf/fps", [])
+    return int(events[-1][0]) if events else None
 
 
 def sample(proc: subprocess.Popen, run_dir: Path, t0: float) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import shlex
 import statistics
@@ -39,6 +40,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from run_files import read_evals, read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,13 +65,7 @@ def parse_variants(items: list[str]) -> dict[str, list[str]]:
 
 def q_loss_growth(run_dir: Path) -> float | None:
     """Median ``loss/qf_loss`` over the last tenth of the run / the smallest median over any tenth."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    acc.Reload()
-    if "loss/qf_loss" not in acc.Tags().get("scalars", []):
-        return None
-    values = [e.value for e in acc.Scalars("loss/qf_loss")]
+    values = [value for _, value in read_scalars(run_dir).get("loss/qf_loss", [])]
     if len(values) < 20:
         return None
     tenth = len(values) // 10
@@ -95,8 +92,9 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
     if proc.returncode != 0:
         raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     summary = json.loads((run_dir / "summary.json").read_text())
-    evals = [json.loads(line) for line in (run_dir / "eval.jsonl").read_text().splitlines() if line]
-    times = sorted({e["wall_time_s"] for e in evals if e["episodes"] == args.eval_episodes_periodic})
+    evals = read_evals(run_dir)
+    periodic = summary["config"]["eval_episodes"]  # the evaluations between confirmations
+    times = sorted({e["wall_time_s"] for e in evals if e["episodes"] == periodic})
     gaps = [b - a for a, b in zip(times, times[1:])]
     solved = bool(summary["solved"])
     time_s = summary["solve_time_s"] if solved else None
@@ -147,7 +145,9 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "startup_s_median": statistics.median(r["startup_s"] for r in mine),
             "eval_s_median": statistics.median([r["eval_s"] for r in mine if r["eval_s"] is not None] or [0.0]),
             "resolution_median": statistics.median([r["resolution"] for r in mine if r["resolution"]] or [0.0]),
-            "q_loss_growth_median": statistics.median([r["q_loss_growth"] for r in mine if r["q_loss_growth"]] or [0.0]),
+            "q_loss_growth_median": statistics.median(
+                [r["q_loss_growth"] for r in mine if r["q_loss_growth"]] or [0.0]
+            ),
         }
     ref = out[names[0]]["time_s"]["median"]
     for name in names:
@@ -199,7 +199,6 @@ def main() -> None:
     p.add_argument("--name", default=None, help="results file name part (default: the preset)")
     p.add_argument("--runs-dir", default="/tmp/time_to_target", help="where the run folders go")
     args = p.parse_args()
-    args.eval_episodes_periodic = 30
     variants = {k: shlex.split(v) for k, v in PRESETS.get(args.preset or "", {}).items()}
     variants.update(parse_variants(args.variant))
     if len(variants) < 1:
@@ -228,7 +227,7 @@ def main() -> None:
                 "what": "time to target per variant (bench/time_to_target.py; protocol in its docstring)",
                 "date": date,
                 "command": "python bench/time_to_target.py " + shlex.join(sys.argv[1:]),
-                "machine": {"cpu_count": __import__("os").cpu_count(), "python": platform.python_version()},
+                "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
                 "target": args.target,
                 "max_minutes": args.max_minutes,
                 "eval_every": args.eval_every,

@@ -20,8 +20,8 @@ def test_unreached_runs_rank_last_and_make_the_median_a_lower_bound() -> None:
 
 def test_summary_ratios_are_against_the_first_variant() -> None:
     def run(variant: str, t: float) -> dict:
-        return {"variant": variant, "solved": True, "time_s": t, "learning_s": t - 5, "env_steps": 100, "startup_s": 2.0,
-                "eval_s": 5.0, "resolution": 0.1, "q_loss_growth": 1.0}  # fmt: skip
+        return {"variant": variant, "solved": True, "time_s": t, "learning_s": t - 5, "env_steps": 100,
+                "startup_s": 2.0, "eval_s": 5.0, "resolution": 0.1, "q_loss_growth": 1.0}  # fmt: skip
 
     runs = [run("serial", 100), run("serial", 120), run("serial", 140), run("hogwild", 60), run("hogwild", 80)]
     s = ttt.summarise(runs, ["serial", "hogwild"])
