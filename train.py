@@ -19,12 +19,12 @@ from typing import Any
 from sac.run.cli import add_dataclass_arguments, given_values
 from sac.run.cli import flags_markdown as _flags_markdown
 from sac.run.config import RunConfig
-from sac.run.envs import EnvSupport
+from sac.run.envs import HELDOUT_BLOCK_BASE, EnvSupport
 
 COMMANDS = ("train", "eval", "render", "export")
 HELP_BLOCK = (
-    "evaluation seed block (default: the checkpoint's held-out block, 100000 + its run's seed: seeds that neither "
-    "its training nor its run's evaluations used)"
+    f"evaluation seed block (default: the checkpoint's held-out block, {HELDOUT_BLOCK_BASE} + its run's seed: seeds "
+    "that neither its training nor its run's evaluations used)"
 )
 
 

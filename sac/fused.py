@@ -101,10 +101,10 @@ class _QBuffers:
     the norm's per-row mean and reciprocal standard deviation, which its backward reads."""
 
     def __init__(
-        self, h1: torch.Tensor, h2: torch.Tensor, dh1: torch.Tensor, dh2: torch.Tensor, q: torch.Tensor
+        self, h1: torch.Tensor, h2: torch.Tensor, dh1: torch.Tensor, dh2: torch.Tensor, q: torch.Tensor, norm: bool
     ) -> None:
         self.h1, self.h2, self.dh1, self.dh2, self.q = h1, h2, dh1, dh2, q
-        self.z1, self.z2 = torch.empty_like(h1), torch.empty_like(h2)
+        self.z1, self.z2 = (torch.empty_like(h1), torch.empty_like(h2)) if norm else (None, None)
         self.stats: list[tuple[torch.Tensor, torch.Tensor]] = []
 
 
@@ -147,9 +147,12 @@ class _Workspace:
         self.q_pi = empty(2, batch)
         row = {name: self.stats[i].view(batch, 1) for i, name in enumerate(_STAT_ROWS)}
         hidden = [(empty(batch, h), empty(batch, h)) for _ in range(2)]  # per Q network, reused by each phase
-        self.q_target = [_QBuffers(*hidden[k], self.dh1, self.dh2, self.q_next[k].view(batch, 1)) for k in range(2)]
-        self.q_critic = [_QBuffers(*hidden[k], self.dh1, self.dh2, row[f"q{k + 1}"]) for k in range(2)]
-        self.q_actor = [_QBuffers(*hidden[k], self.dh1, self.dh2, self.q_pi[k].view(batch, 1)) for k in range(2)]
+        norm = trainer.soft_q_net1.layer_norm  # pre-norm buffers only for LayerNorm critics
+        self.q_target = [
+            _QBuffers(*hidden[k], self.dh1, self.dh2, self.q_next[k].view(batch, 1), norm) for k in range(2)
+        ]
+        self.q_critic = [_QBuffers(*hidden[k], self.dh1, self.dh2, row[f"q{k + 1}"], norm) for k in range(2)]
+        self.q_actor = [_QBuffers(*hidden[k], self.dh1, self.dh2, self.q_pi[k].view(batch, 1), norm) for k in range(2)]
 
 
 # The rows of `_Workspace.stats`: batches whose means the update reports. q1/q2 and sq_err1/sq_err2 are adjacent,
@@ -160,8 +163,14 @@ _Q_ROWS = slice(_ROW["q1"], _ROW["q2"] + 1)
 _SQ_ERR_ROWS = slice(_ROW["sq_err1"], _ROW["sq_err2"] + 1)
 
 
-def _hidden_forward(linear: torch.nn.Linear, norm: torch.nn.LayerNorm | None, x: torch.Tensor, z: torch.Tensor,
-                    h: torch.Tensor, buf: _QBuffers) -> None:
+def _hidden_forward(
+    linear: torch.nn.Linear,
+    norm: torch.nn.LayerNorm | None,
+    x: torch.Tensor,
+    z: torch.Tensor | None,
+    h: torch.Tensor,
+    buf: _QBuffers,
+) -> None:
     """``h = relu(linear(x))``, or ``h = relu(norm(z))`` with ``z = linear(x)`` kept for the backward."""
     if norm is None:
         torch.addmm(linear.bias, x, linear.weight.t(), out=h).relu_()
@@ -180,8 +189,9 @@ def _q_forward(net: SoftQNetwork, x: torch.Tensor, buf: _QBuffers) -> torch.Tens
     return torch.addmm(net.linear3.bias, buf.h2, net.linear3.weight.t(), out=buf.q)
 
 
-def _norm_backward(norm: torch.nn.LayerNorm, d_out: torch.Tensor, z: torch.Tensor, stats: tuple[torch.Tensor, ...],
-                   weights: bool) -> torch.Tensor:
+def _norm_backward(
+    norm: torch.nn.LayerNorm, d_out: torch.Tensor, z: torch.Tensor, stats: tuple[torch.Tensor, ...], weights: bool
+) -> torch.Tensor:
     """Gradient at the norm's input ``z`` of ``sum(d_out * norm(z))``; with ``weights`` the norm's gain and bias
     gradients go to their ``.grad``."""
     mean, rstd = stats
@@ -194,7 +204,9 @@ def _norm_backward(norm: torch.nn.LayerNorm, d_out: torch.Tensor, z: torch.Tenso
     return d_z
 
 
-def _q_backward_hidden(net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor, weights: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def _q_backward_hidden(
+    net: SoftQNetwork, buf: _QBuffers, dq: torch.Tensor, weights: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradients of ``sum(dq * q)`` at both hidden layers' linear outputs, ``(d_z2, d_z1)`` (in ``buf.dh2`` and
     ``buf.dh1`` without LayerNorm); ``weights``: also the norms' parameter gradients."""
     torch.mul(dq, net.linear3.weight, out=buf.dh2)  # (batch, 1) x (1, hidden): an outer product

@@ -146,7 +146,9 @@ def test_layer_norm_critic_normalises_each_hidden_layer() -> None:
     s, a = 100.0 * torch.randn(10, 6), torch.randn(10, 3)  # a large input: the hidden features keep their scale
     z = q.linear1(torch.cat([s, a], -1))
     n = q.norm1(z)
-    assert torch.allclose(n.mean(-1), torch.zeros(10), atol=1e-5) and torch.allclose(n.std(-1, unbiased=False), torch.ones(10), atol=1e-3)
+    assert torch.allclose(n.mean(-1), torch.zeros(10), atol=1e-5) and torch.allclose(
+        n.std(-1, unbiased=False), torch.ones(10), atol=1e-3
+    )
     h1 = torch.relu(n)
     expected = q.linear3(torch.relu(q.norm2(q.linear2(h1)))).squeeze(-1)
     torch.testing.assert_close(q(s, a), expected)

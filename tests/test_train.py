@@ -624,8 +624,12 @@ def test_an_env_without_success_stops_on_a_return_target_and_says_only_what_it_h
     assert "eval at 200 steps: 3 episodes, return" in out and "success 0.00" not in out
     assert "Solved in" in out and "eval return" in out
     held, first = summary["heldout"], 1_000_000 + 100_000 * 10_000  # block 100000 + seed 0: seeds no eval used
-    assert held["block"] == 100_000 and held["seeds"] == [first, first + 1] and summary["stop_reason"] == "target reached"
-    assert "held-out evaluation of best.pt" in out and json.loads((run_dir / "heldout.json").read_text())["episodes"] == 2
+    assert (
+        held["block"] == 100_000 and held["seeds"] == [first, first + 1] and summary["stop_reason"] == "target reached"
+    )
+    assert (
+        "held-out evaluation of best.pt" in out and json.loads((run_dir / "heldout.json").read_text())["episodes"] == 2
+    )
 
 
 def test_a_worker_exception_is_one_line_with_its_traceback_kept(tmp_path: Path) -> None:

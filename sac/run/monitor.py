@@ -57,9 +57,7 @@ class Monitor:
         self.episodes = start_eps
         self.env_steps = start_steps
         self.updates = 0
-        # (confirmed, success rate or, for an env without is_success, mean return) of best.pt's evaluation
-        self.best_score: tuple[bool, float] = (False, -math.inf)
-        self.best_eval: dict[str, Any] | None = None
+        self.best_eval: dict[str, Any] | None = None  # the evaluation of best.pt
         self.evals: list[dict[str, Any]] = []
         self.last_eval: dict[str, Any] | None = None
         self.solved: dict[str, Any] | None = None

@@ -23,9 +23,11 @@ def load_policy(checkpoint: str) -> tuple[Any, dict[str, Any]]:
     return trainer.policy_net, trainer.loaded_extra
 
 
-def default_block(extra: dict[str, Any]) -> int:
-    """The evaluation block a checkpoint is played on by default: its run's held-out block (`heldout_block` of the
-    run's seed), seeds neither its training nor any of its evaluations used."""
+def play_block(extra: dict[str, Any], block: int | None) -> int:
+    """The evaluation block a checkpoint is played on: ``block`` if given, else its run's held-out block
+    (`heldout_block` of the run's seed), seeds neither its training nor any of its evaluations used."""
+    if block is not None:
+        return block
     return heldout_block(int((extra.get("run_config") or {}).get("seed", 0)))
 
 
@@ -51,7 +53,7 @@ def evaluate_checkpoint(
     out: str | None = None,
     support_for: SupportFor | None = None,
 ) -> dict[str, Any]:
-    """Evaluate on evaluation block ``seed`` (none: `default_block`; any block is seeds no training run uses);
+    """Evaluate on evaluation block ``seed`` (none: see `play_block`; any block is seeds no training run uses);
     write the result as JSON."""
     if episodes < 1:
         raise ValueError("--episodes must be at least 1")
@@ -63,7 +65,7 @@ def evaluate_checkpoint(
     env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
     try:
         t0 = time.perf_counter()
-        block = default_block(extra) if seed is None else seed
+        block = play_block(extra, seed)
         result = evaluate_policy(policy, env, episodes, seed=eval_seed(block), support=support)
     finally:
         env.close()
@@ -89,7 +91,7 @@ def render_checkpoint(
     support_for: SupportFor | None = None,
 ) -> dict[str, Any]:
     """Play ``episodes`` deterministic episodes in a window (``gui``) or into a video file (.mp4 or .gif), on
-    evaluation block ``seed`` (none: `default_block`)."""
+    evaluation block ``seed`` (none: see `play_block`)."""
     if gui == bool(video):
         raise ValueError("render needs exactly one of --gui or --video PATH")
     if episodes < 1:
@@ -97,7 +99,7 @@ def render_checkpoint(
     if fps < 1:
         raise ValueError("--fps must be at least 1")
     policy, extra = load_policy(checkpoint)
-    block = default_block(extra) if seed is None else seed
+    block = play_block(extra, seed)
     if video:
         check_writable(Path(video), "the video")
     env_id = extra.get("env_id", "GraspEnv-v0")

@@ -302,14 +302,17 @@ class Run:
         Returns whether best.pt was replaced."""
         m = self.monitor
         m.record_eval(result)
-        confirmed = result["episodes"] >= self.cfg.final_eval_episodes
-        score = (confirmed, result["success_rate"] if result["has_success"] else result["mean_return"])
-        if score <= m.best_score:
+        if m.best_eval is not None and self._score(result) <= self._score(m.best_eval):
             return False
-        m.best_score, m.best_eval = score, result
+        m.best_eval = result
         self.best_policy = self.last_policy
         self.save_checkpoint("best.pt", result)
         return True
+
+    def _score(self, result: dict[str, Any]) -> tuple[bool, float]:
+        """How evaluations rank for best.pt: confirmed first, then success rate (mean return without is_success)."""
+        confirmed = result["episodes"] >= self.cfg.final_eval_episodes
+        return confirmed, result["success_rate"] if result["has_success"] else result["mean_return"]
 
     def _reached(self, result: dict[str, Any]) -> bool:
         """Whether an evaluation reaches the run's target: --target-success (envs that report success) or
@@ -351,7 +354,8 @@ class Run:
     def _stop_rule(self, result: dict[str, Any], improved: bool) -> bool:
         """After an evaluation (``improved``: it replaced best.pt): whether the run is done (see `_periodic`)."""
         cfg, m = self.cfg, self.monitor
-        if m.solved is None:
+        just_solved = m.solved is None
+        if just_solved:
             if not (self._reached(result) and result["episodes"] >= cfg.final_eval_episodes):
                 return False
             m.solved = result
@@ -362,8 +366,6 @@ class Run:
             if cfg.plateau_evals == 0:
                 m.stop_reason = "target reached"
                 return True
-            if not self._perfect(m.best_eval):
-                m.log(f"training on until {cfg.plateau_evals} evaluations in a row do not beat the best")
         else:
             m.stale = 0 if improved else m.stale + 1
         if self._perfect(m.best_eval):
@@ -377,6 +379,8 @@ class Run:
                 f"{m.best_eval['env_steps']} steps"
             )
             return True
+        if just_solved:
+            m.log(f"training on until {cfg.plateau_evals} evaluations in a row do not beat the best")
         return False
 
     def _perfect(self, result: dict[str, Any] | None) -> bool:
