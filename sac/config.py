@@ -32,6 +32,11 @@ class SACConfig:
     """Adam learning rate of log(alpha), the entropy temperature (used with --auto-entropy)."""
     gamma: float = 0.99
     """Discount factor."""
+    n_step: int = 1
+    """Env steps summed into each stored transition's reward: the critic target is ``r_t + gamma r_t+1 + ... +
+    gamma^(n-1) r_t+n-1 + gamma^n (1 - done) V(s_t+n)``. Rewards reach the critic n times faster, at the price of
+    a bias from the exploring policy's actions inside the n steps. An episode cut by a time limit stores its last
+    n-1 steps only inside longer windows (their own windows would need a shorter horizon)."""
     soft_tau: float = 0.005
     """Polyak rate of the target critics: target <- (1 - soft_tau) * target + soft_tau * online, every update."""
     batch_size: int = 256
@@ -51,6 +56,11 @@ class SACConfig:
     fused_update: bool = True
     """The hand-written-gradient update (sac/fused.py; same arithmetic, no autograd; bench/sac_speed.py measures
     it); --no-fused-update: the autograd update, the readable reference."""
+
+    @property
+    def bootstrap_discount(self) -> float:
+        """``gamma ** n_step``: the discount of the critic's bootstrap after one stored transition."""
+        return self.gamma**self.n_step
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -78,6 +88,7 @@ class SACConfig:
             (math.isfinite(self.lr) and self.lr > 0, "--lr must be a positive number"),
             (math.isfinite(self.alpha_lr) and self.alpha_lr > 0, "--alpha-lr must be a positive number"),
             (0.0 < self.gamma <= 1.0, "--gamma must be in (0, 1]"),
+            (isinstance(self.n_step, int) and self.n_step >= 1, "--n-step must be a positive integer"),
             (0.0 < self.soft_tau <= 1.0, "--soft-tau must be in (0, 1]"),
             (math.isfinite(self.reward_scale), "--reward-scale must be a finite number"),
             (math.isfinite(self.init_alpha) and self.init_alpha > 0, "--init-alpha must be a positive number"),

@@ -311,7 +311,8 @@ class FusedUpdate:
     ) -> list[float]:
         tr = self.trainer
         cfg = tr.config
-        reward_scale, gamma, soft_tau, auto_entropy = cfg.reward_scale, cfg.gamma, cfg.soft_tau, cfg.auto_entropy
+        reward_scale, gamma, soft_tau = cfg.reward_scale, cfg.bootstrap_discount, cfg.soft_tau
+        auto_entropy = cfg.auto_entropy
         target_entropy = tr.default_target_entropy
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
         batch, s_dim = state.shape

@@ -11,7 +11,8 @@ normalisation). With a fixed alpha, scaling rewards by ``c`` is the same as divi
 ``auto_entropy`` it mostly sets the size of the Q-values.
 
 ``done`` is true termination only: transitions cut by a time limit are stored with ``done=False`` and the target
-bootstraps through them.
+bootstraps through them. With ``n_step > 1`` a stored transition spans n env steps (its reward is their discounted
+sum, formed by the env runner) and the target's ``gamma`` is ``gamma ** n_step`` (`SACConfig.bootstrap_discount`).
 
 Hogwild: ``SACTrainer(..., shared=True)`` puts the networks, target networks, ``log_alpha``, the update counter
 and every optimizer state (`SharedAdam`) in shared memory. Pass the trainer object to ``spawn``ed processes as a
@@ -258,7 +259,12 @@ class SACTrainer:
     def update(self) -> dict[str, float]:
         """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""
         cfg = self.config
-        batch_size, reward_scale, gamma, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.gamma, cfg.soft_tau
+        batch_size, reward_scale, gamma, soft_tau = (
+            cfg.batch_size,
+            cfg.reward_scale,
+            cfg.bootstrap_discount,
+            cfg.soft_tau,
+        )
         auto_entropy, target_entropy, use_demos = cfg.auto_entropy, self.default_target_entropy, self.use_demos
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):

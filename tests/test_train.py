@@ -645,3 +645,23 @@ def test_a_worker_exception_is_one_line_with_its_traceback_kept(tmp_path: Path) 
     assert f"hogwild process 0 failed: RuntimeError: boom: the env failed (traceback in {log})" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "Traceback" in log.read_text() and "boom_env.py" in log.read_text()
+
+
+def test_n_step_runs_learn_from_n_step_demonstrations(tmp_path: Path) -> None:
+    """``--n-step 3``: the expert's one-step episodes stay reusable in demos.npz, the learners read their 3-step
+    form (demos_n3.npz, what `n_step_transitions` makes of them) and the run trains to the end."""
+    from sac import ReplayBuffer
+    from sac.run.envs import n_step_transitions
+
+    run_dir = tmp_path / "n3"
+    assert train.main(["--mode", "serial", *_flags(), "--n-step", "3", "--run-dir", str(run_dir)]) == 0
+    one = ReplayBuffer.from_file(run_dir / "demos.npz")._chronological()
+    three = ReplayBuffer.from_file(run_dir / "demos_n3.npz")._chronological()
+    want = n_step_transitions(one, 3, 0.99)
+    assert 0 < len(three[0]) <= len(one[0])
+    for got, expected in zip(three, want):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert not np.allclose(three[2], one[2][: len(three[2])])  # the rewards are sums, not the one-step ones
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["updates"] > 0
+    assert json.loads((run_dir / "config.json").read_text())["sac"]["n_step"] == 3

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -164,12 +164,79 @@ class _Pending:
         return out
 
 
+class NStepWindow:
+    """Turns one env's stream of one-step transitions into ``n``-step ones (``SACConfig.n_step``).
+
+    A transition from ``s_t`` leaves the window once ``n`` steps follow it: ``(s_t, a_t, r_t + gamma r_t+1 + ...
+    + gamma^(n-1) r_t+n-1, s_t+n, False)``. A termination flushes every start still in the window, each with the
+    rewards up to the end and ``terminated=True`` (nothing is bootstrapped after a true end, so the shorter horizon
+    is exact). A time limit (``truncated``) empties the window without storing its starts: bootstrapping them
+    would need ``gamma^k`` with ``k < n``, which a stored transition cannot say; they are already inside the
+    windows of the steps before them. With ``n = 1`` this is the plain one-step stream.
+    """
+
+    def __init__(self, n: int, gamma: float) -> None:
+        self.n, self.gamma = int(n), float(gamma)
+        self.window: deque[tuple[np.ndarray, np.ndarray, float]] = deque()
+
+    def clear(self) -> None:
+        self.window.clear()
+
+    def _emit(self, next_obs: np.ndarray, terminated: bool) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]:
+        obs, action, _ = self.window[0]
+        ret, discount = 0.0, 1.0
+        for _, _, r in self.window:
+            ret += discount * r
+            discount *= self.gamma
+        self.window.popleft()
+        return obs, action, ret, next_obs, terminated
+
+    def add(
+        self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
+        truncated: bool,
+    ) -> list[tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]]:  # fmt: skip
+        """One env step; returns the transitions it completes (oldest first)."""
+        self.window.append((obs, action, float(reward)))
+        out = []
+        if terminated:
+            while self.window:
+                out.append(self._emit(next_obs, True))
+        elif len(self.window) >= self.n:
+            out.append(self._emit(next_obs, False))
+        if truncated:
+            self.window.clear()
+        return out
+
+
+def n_step_transitions(transitions: tuple[np.ndarray, ...], n: int, gamma: float) -> tuple[np.ndarray, ...]:
+    """Chronological one-step transitions ``(obs, action, reward, next_obs, terminated)`` of whole episodes
+    (e.g. demonstrations) as ``n``-step ones, by `NStepWindow`. An episode ends at a termination or where the
+    next transition does not start at this one's ``next_obs`` (a time limit, or the end of the arrays)."""
+    obs, action, reward, next_obs, terminated = (np.asarray(a, dtype=np.float32) for a in transitions)
+    if n == 1:
+        return obs, action, reward, next_obs, terminated
+    window, out = NStepWindow(n, gamma), _Pending()
+    count = len(obs)
+    for i in range(count):
+        ends = i + 1 == count or not np.array_equal(next_obs[i], obs[i + 1])
+        done = bool(terminated[i])
+        for item in window.add(obs[i], action[i], float(reward[i]), next_obs[i], done, ends and not done):
+            out.add(*item)
+        if ends:
+            window.clear()
+    result = out.take()
+    if not len(result[0]):  # no episode longer than n steps: empty arrays of the right widths
+        return obs[:0], action[:0], reward[:0], next_obs[:0], terminated[:0]
+    return result
+
+
 class EnvRunner:
     """Steps ``n_envs`` environments in lockstep so one batched policy forward serves them all.
 
     Episodes reset automatically; every ``reinit_every`` episodes an env that has ``reinit()`` rebuilds its
     physics world (sheds simulator drift). Transitions with non-finite values are dropped, never stored; a
-    truncated step is stored with ``terminated=False`` (the critic bootstraps through a time limit).
+    truncated step is stored with ``terminated=False`` (the critic bootstraps through a time limit). With
+    ``n_step > 1`` each env's steps pass through an `NStepWindow` before they are stored.
     """
 
     def __init__(
@@ -181,6 +248,8 @@ class EnvRunner:
         env_kwargs: dict[str, Any] | None = None,
         max_steps: int | None = None,
         reinit_every: int = 0,
+        n_step: int = 1,
+        gamma: float = 0.99,
     ) -> None:
         self.support = support
         self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
@@ -192,6 +261,7 @@ class EnvRunner:
         self.ep_length = np.zeros(n_envs, dtype=np.int64)
         self.episodes_done = 0
         self.pending = _Pending()
+        self.windows = [NStepWindow(n_step, gamma) for _ in range(n_envs)]
         self.dropped = 0
 
     @property
@@ -210,9 +280,12 @@ class EnvRunner:
             self.ep_length[i] += 1
             next_obs = np.asarray(next_obs, dtype=np.float32)
             if np.isfinite(next_obs).all() and math.isfinite(reward):
-                self.pending.add(self.obs[i].copy(), actions[i], float(reward), next_obs, bool(terminated))
+                stored = (self.obs[i].copy(), actions[i], float(reward), next_obs, bool(terminated), bool(truncated))
+                for transition in self.windows[i].add(*stored):
+                    self.pending.add(*transition)
             else:
                 self.dropped += 1
+                self.windows[i].clear()  # the steps before it cannot be summed across the gap
             if terminated or truncated:
                 finished.append(episode_record(self.ep_reward[i], self.ep_length[i], info, self.support))
                 self.ep_reward[i] = 0.0

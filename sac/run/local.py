@@ -147,6 +147,8 @@ class WorkerSpec:
     pacer: Pacer
     deterministic: bool
     reinit_every: int
+    n_step: int
+    gamma: float
     push_every: int
     publish_every: int
     log_every: int
@@ -281,7 +283,7 @@ def worker_main(
         if acts:
             runner = EnvRunner(
                 spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
-                max_steps=spec.max_steps, reinit_every=spec.reinit_every,
+                max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
             )  # fmt: skip
         worker = Worker(
             port, copy.deepcopy(spec.pacer), runner, acting, trainer if learns else None, spec.explore_steps,
@@ -348,6 +350,8 @@ class LocalBackend:
             pacer=run.pacer(separate_learner=self.mode == "actor-learner"),
             deterministic=cfg.deterministic,
             reinit_every=cfg.reinit_every,
+            n_step=cfg.sac.n_step,
+            gamma=cfg.sac.gamma,
             push_every=cfg.push_every,
             publish_every=cfg.publish_every,
             log_every=cfg.log_every,
@@ -379,7 +383,7 @@ class LocalBackend:
         spec = self._spec(worker_seed(cfg.seed, 0))
         runner = EnvRunner(
             cfg.env, cfg.envs_per_worker, seed=spec.seed, support=run.support, max_steps=cfg.max_steps,
-            reinit_every=cfg.reinit_every,
+            reinit_every=cfg.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
         )  # fmt: skip
         port = LocalPort(0, self.shared, self.replay, self._deliver, "serial")
         self.serial = Worker(

@@ -281,7 +281,7 @@ class RayActor:
         torch.manual_seed(seed)
         self.runner = EnvRunner(
             spec["env_id"], spec["envs_per_worker"], seed=seed, support=spec["support"],
-            max_steps=spec["max_steps"], reinit_every=spec["reinit_every"],
+            max_steps=spec["max_steps"], reinit_every=spec["reinit_every"], n_step=spec["n_step"], gamma=spec["gamma"],
         )  # fmt: skip
         self.policy = GaussianPolicy(**policy_args)
         self.version = 0
@@ -477,6 +477,7 @@ class RayBackend:
                 "envs_per_worker": cfg.envs_per_worker, "explore_steps": run.explore_steps,
                 "pacer": run.pacer(separate_learner=True), "deterministic": cfg.deterministic,
                 "reinit_every": cfg.reinit_every, "push_every": cfg.push_every, "seed": worker_seed(cfg.seed, i),
+                "n_step": cfg.sac.n_step, "gamma": cfg.sac.gamma,
             }  # fmt: skip
             self.actors[i] = actor_cls.options(
                 name=f"{name}-actor-{i}", max_restarts=cfg.max_restarts, max_task_retries=0, **self.actor_options

@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from sac.run.config import RunConfig, given_by_value, resolve
-from sac.run.envs import EnvSupport, demo_seed, env_dims, eval_seed, evaluate_policy, heldout_block, make_env
+from sac.run.envs import (
+    EnvSupport,
+    demo_seed,
+    env_dims,
+    eval_seed,
+    evaluate_policy,
+    heldout_block,
+    make_env,
+    n_step_transitions,
+)
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
 from sac.run.monitor import MAX_GROUPS_SHOWN, Monitor, fmt_duration, headline
@@ -181,6 +190,28 @@ class Run:
         self.start_episodes = int(extra.get("episodes", 0))
 
     def _prepare_demos(self) -> str | None:
+        """The demonstration file the learners load (None: no demonstrations): ``--demo-file``, or the expert's
+        episodes collected now into ``demos.npz`` (one-step, reusable as a ``--demo-file``); with ``--n-step`` above
+        1, their n-step form in ``demos_nN.npz`` (`sac.run.envs.n_step_transitions`)."""
+        path = self._one_step_demos()
+        n_step = self.cfg.sac.n_step
+        if path is None or n_step == 1:
+            return path
+        from sac import ReplayBuffer
+
+        one_step = ReplayBuffer.from_file(path)
+        transitions = n_step_transitions(one_step._chronological(), n_step, self.cfg.sac.gamma)
+        if not len(transitions[0]):
+            raise ValueError(
+                f"--n-step {n_step}: {path} gives no {n_step}-step transition (every episode is cut short)"
+            )
+        buf = ReplayBuffer.from_arrays(*transitions, seed=self.cfg.seed)
+        out = self.run_dir / f"demos_n{n_step}.npz"
+        buf.save(str(out))
+        print(f"demonstrations as {n_step}-step transitions: {len(buf)} of {len(one_step)} -> {out}", flush=True)
+        return str(out)
+
+    def _one_step_demos(self) -> str | None:
         from sac import ReplayBuffer
 
         cfg = self.cfg
