@@ -106,6 +106,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -286,10 +287,11 @@ def make_manual_update(
 
 
 def make_package_update(
-    state_dim: int, action_dim: int, hidden: int, batch: int, fused: bool = True
+    state_dim: int, action_dim: int, hidden: int, batch: int, fused: bool = True, **config: Any
 ) -> Callable[[], None]:
+    """`SACTrainer.update` on a random buffer; ``config``: further `SACConfig` fields (e.g. critic_layer_norm)."""
     torch.manual_seed(0)
-    cfg = SACConfig(hidden_dim=hidden, batch_size=batch, fused_update=fused)
+    cfg = SACConfig(hidden_dim=hidden, batch_size=batch, fused_update=fused, **config)
     trainer = SACTrainer(state_dim, action_dim, cfg, random_buffer(state_dim, action_dim))
 
     def update() -> None:

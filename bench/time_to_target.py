@@ -49,7 +49,12 @@ PRESETS: dict[str, dict[str, str]] = {
     # the default placement (hogwild, one worker per core) against one process doing both
     "parallel": {"serial": "--mode serial", "hogwild": "", "actor-learner": "--mode actor-learner"},
     # the critic variants of sac/config.py
-    "critic": {"plain": "", "layer-norm": "--critic-layer-norm"},
+    "critic": {
+        "plain": "",
+        "layer-norm": "--critic-layer-norm",
+        "n3": "--n-step 3",
+        "layer-norm-n3": "--critic-layer-norm --n-step 3",
+    },
 }
 
 
