@@ -33,3 +33,12 @@ def test_variants_parse_as_name_and_flags() -> None:
     assert ttt.parse_variants(["plain=", "ln=--critic-layer-norm --lr 1e-3"]) == {
         "plain": [], "ln": ["--critic-layer-norm", "--lr", "1e-3"],
     }  # fmt: skip
+
+
+def test_a_screen_reports_the_first_evaluation_at_each_level() -> None:
+    import critic_screen
+
+    curve = [(10_000, 0.1, 30), (20_000, 0.55, 30), (30_000, 0.45, 30), (40_000, 0.93, 30), (40_000, 0.88, 100)]
+    assert critic_screen.first_step_at(curve, 0.5) == 20_000  # the later dip does not move it
+    assert critic_screen.first_step_at(curve, 0.8) == 40_000 and critic_screen.first_step_at(curve, 0.9) == 40_000
+    assert critic_screen.first_step_at(curve, 0.95) is None
