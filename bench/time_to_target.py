@@ -190,6 +190,23 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def matmul_gflops(n: int = 256, reps: int = 200) -> float:
+    """One-thread fp32 (n x n) @ (n x n) rate, median of 5 timings (the reference of bench/sac_speed.py)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    rates = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.mm(a, b)
+        rates.append(2 * n**3 * reps / (time.perf_counter() - t) / 1e9)
+    torch.set_num_threads(threads)
+    return statistics.median(rates)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", choices=sorted(PRESETS), help="a named comparison")
@@ -217,6 +234,7 @@ def main() -> None:
     out = ROOT / "bench" / "results" / f"time_to_target_{name}{'_no-demos' if args.no_demos else ''}_{date}.json"
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
+    speed = matmul_gflops()  # how fast the machine is today: wall-clock figures of other days scale with it
     for i, seed in enumerate(seeds):
         order = names[i % len(names) :] + names[: i % len(names)]
         for variant in order:
@@ -232,7 +250,11 @@ def main() -> None:
                 "what": "time to target per variant (bench/time_to_target.py; protocol in its docstring)",
                 "date": date,
                 "command": "python bench/time_to_target.py " + shlex.join(sys.argv[1:]),
-                "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
+                "machine": {
+                    "cpu_count": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "matmul_gflops_one_thread_at_start": speed,
+                },
                 "target": args.target,
                 "max_minutes": args.max_minutes,
                 "eval_every": args.eval_every,
