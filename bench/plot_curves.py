@@ -1,12 +1,15 @@
-"""Learning curves from ``bench/results/headline.json``: eval success against env steps and against wall-clock.
+"""Learning curves from headline results: eval success against env steps and against wall-clock.
 
-    python bench/plot_curves.py                      # -> docs/learning_curves.png
-    python bench/plot_curves.py --results other.json --out docs/other.png
+    python bench/plot_curves.py \
+        --results bench/results/headline_plateau_2026-11-30.json:demos \
+        --results bench/results/headline.json:no-demos                    # -> docs/learning_curves.png
 
-One line per condition (with / without demonstrations): the mean over training seeds, with the band from the
-lowest to the highest seed. Each seed's curve is its periodic evaluations on held-out seeds (30 episodes, the
-confirming and final ones 100), drawn as steps; a run that stopped because it was solved keeps its last value
-from then on (it is not trained further), marked with a dot where it stopped.
+``--results FILE[:CONDITION]`` (repeatable): a results file whose ``runs`` is either a list of run summaries (one
+condition, named by ``CONDITION``; bench/headline.py with the stop rule) or a dict condition -> seed -> run (the
+older headline.json; ``CONDITION`` picks one, none takes all). One line per condition: the mean over training
+seeds, with the band from the lowest to the highest seed. Each seed's curve is its evaluations (periodic ones on
+30 episodes, confirming ones on 100), drawn as steps; a run keeps its last value after it stopped. A dot marks
+where a run first confirmed the target (its time to target); the legend names each file's date.
 """
 
 from __future__ import annotations
@@ -35,7 +38,36 @@ def _step_values(xs: list[float], ys: list[float], grid: np.ndarray) -> np.ndarr
     return vals
 
 
-def plot(results: dict[str, Any], out: Path) -> None:
+def load(spec: str) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """``FILE[:CONDITION]`` -> ``[(condition, date, runs)]``; each run has ``curve``, ``solved`` and, when solved,
+    ``solve_at`` (env steps, wall-clock s)."""
+    path, _, wanted = spec.partition(":")
+    data = json.loads(Path(path).read_text())
+    if isinstance(data["runs"], list):
+        groups = {wanted or Path(path).stem: data["runs"]}
+    else:
+        groups = {c: list(by_seed.values()) for c, by_seed in data["runs"].items() if not wanted or c == wanted}
+    dates = [str(r.get("date") or "")[:10] for runs in groups.values() for r in runs]
+    date = str(data.get("date") or max(dates, default=""))[:10]  # the older file dates its runs one by one
+    if not groups or not all(groups.values()):
+        raise SystemExit(f"plot_curves.py: {spec}: no runs")
+    out = []
+    for condition, runs in groups.items():
+        rows = []
+        for r in runs:
+            curve = r.get("curve") or []
+            if not curve:
+                raise SystemExit(f"plot_curves.py: {path}: a run without a curve")
+            if r.get("solve_env_steps") is not None:  # the stop rule: solved at its first confirmation
+                solve_at = (r["solve_env_steps"], r["solve_time_s"])
+            else:  # the older rule stopped at the first confirmation: its last evaluation
+                solve_at = (curve[-1]["env_steps"], curve[-1]["wall_time_s"])
+            rows.append({"curve": curve, "solved": bool(r["solved"]), "solve_at": solve_at})
+        out.append((condition, date, rows))
+    return out
+
+
+def plot(groups: list[tuple[str, str, list[dict[str, Any]]]], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,31 +75,30 @@ def plot(results: dict[str, Any], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     axes_keys = [("env_steps", 1e3, "env steps (thousands)"), ("wall_time_s", 60.0, "wall-clock (minutes)")]
-    for condition, runs in results["runs"].items():
-        runs = list(runs.values())
-        if not runs:
-            continue
-        for ax, (key, scale, label) in zip(axes, axes_keys):
+    for condition, date, runs in groups:
+        for i, (ax, (key, scale, label)) in enumerate(zip(axes, axes_keys)):
             curves = [([0.0] + [e[key] / scale for e in r["curve"]], [0.0] + [e["success_rate"] for e in r["curve"]])
                       for r in runs]  # fmt: skip
             end = max(xs[-1] for xs, _ in curves)
             grid = np.linspace(0.0, end, 400)
             vals = np.stack([_step_values(xs, ys, grid) for xs, ys in curves])
             color = COLORS.get(condition)
-            ax.plot(grid, vals.mean(0), color=color, label=f"{LABELS.get(condition, condition)}, {len(runs)} seeds")
+            name = f"{LABELS.get(condition, condition)}, {len(runs)} seeds ({date})"
+            ax.plot(grid, vals.mean(0), color=color, label=name)
             ax.fill_between(grid, vals.min(0), vals.max(0), color=color, alpha=0.2, linewidth=0)
             for r, (xs, ys) in zip(runs, curves):
                 if r["solved"]:
-                    ax.plot(xs[-1], ys[-1], "o", color=color, markersize=4)
+                    x = r["solve_at"][i] / scale
+                    ax.plot(x, _step_values(xs, ys, np.array([x]))[0], "o", color=color, markersize=4)
             ax.set_xlabel(label)
     for ax in axes:
         ax.axhline(0.9, color="grey", linestyle="--", linewidth=0.8)
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("eval success (held-out seeds)")
         ax.grid(alpha=0.3)
-    axes[1].axvline(10, color="grey", linestyle=":", linewidth=0.8)
     axes[0].legend(loc="lower right", fontsize=8)
-    fig.suptitle("GraspEnv, SAC, python train.py defaults on 2 CPU cores: mean and min-max over seeds", fontsize=10)
+    fig.suptitle("GraspEnv, SAC, python train.py on 2 CPU cores: mean and min-max over seeds; dots: target confirmed",
+                 fontsize=10)  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -75,14 +106,18 @@ def plot(results: dict[str, Any], out: Path) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", default=str(ROOT / "bench" / "results" / "headline.json"))
+    p.add_argument("--results", action="append", default=None, help="FILE[:CONDITION] (repeatable)")
     p.add_argument("--out", default=str(ROOT / "docs" / "learning_curves.png"))
     args = p.parse_args()
-    path = Path(args.results)
-    if not path.exists():
-        print(f"plot_curves.py: error: {path} not found; run bench/headline.py first", file=sys.stderr)
-        return 2
-    plot(json.loads(path.read_text()), Path(args.out))
+    specs = args.results or [str(ROOT / "bench" / "results" / "headline.json")]
+    for spec in specs:
+        if not Path(spec.partition(":")[0]).exists():
+            print(
+                f"plot_curves.py: error: {spec.partition(':')[0]} not found; run bench/headline.py first",
+                file=sys.stderr,
+            )
+            return 2
+    plot([g for spec in specs for g in load(spec)], Path(args.out))
     print(f"-> {args.out}")
     return 0
 
