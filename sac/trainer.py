@@ -132,6 +132,9 @@ class SACTrainer:
         self.lock = lock
         self.replay_buffer = replay_buffer
         self.demo_buffer = demo_buffer
+        self.demo_min_rows = 1
+        """Transitions the demo buffer must hold before batches draw from it (a buffer that fills while training
+        (``--success-replay``) waits for a batch's worth)."""
         self.loaded_extra: dict[str, Any] = {}
         self._prefetcher: PrefetchingSampler | None = None
         self._fused: FusedUpdate | None = None
@@ -252,9 +255,10 @@ class SACTrainer:
 
     @property
     def use_demos(self) -> bool:
-        """Whether `update` mixes demonstrations into its batches: a demo buffer is attached and
-        ``config.demo_fraction > 0``."""
-        return self.demo_buffer is not None and self.config.demo_fraction > 0
+        """Whether `update` mixes demonstrations into its batches: a demo buffer holding at least
+        ``demo_min_rows`` transitions is attached and ``config.demo_fraction > 0``."""
+        buf = self.demo_buffer
+        return buf is not None and self.config.demo_fraction > 0 and len(buf) >= max(self.demo_min_rows, 1)
 
     def update(self) -> dict[str, float]:
         """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""

@@ -146,3 +146,17 @@ def test_n_step_must_be_a_positive_integer() -> None:
     with pytest.raises(ValueError, match="--n-step"):
         SACConfig(n_step=0).validate()
     assert SACConfig(n_step=4, gamma=0.5).bootstrap_discount == 0.0625
+
+
+def test_the_runner_keeps_the_transitions_of_successful_episodes() -> None:
+    import success_env  # noqa: F401  (registers Alternating-v0)
+
+    runner = EnvRunner("Alternating-v0", n_envs=1, seed=0, keep_successes=True, n_step=2, gamma=GAMMA)
+    for _ in range(3 + 5 + 3 + 2):  # a success, a failure, a success, and two steps into a failure
+        runner.step(np.zeros((1, 1), np.float32))
+    obs, action, reward, next_obs, done = runner.successes.take()
+    assert sorted({int(o[0]) for o in obs}) == [0, 2]  # the even episodes only, whole
+    assert len(obs) == 2 * 3 and done.sum() == 2 * 2  # 2-step windows: the last two starts end in the success
+    assert reward.max() == pytest.approx(1.0) and len(runner.successes) == 0
+    stored = runner.pending.take()
+    assert len(stored[0]) == 3 + (5 - 1) + 3 + 1  # every episode reaches the replay buffer as before

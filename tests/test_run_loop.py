@@ -81,6 +81,7 @@ class FakeRunner:
         self.n_envs, self.length, self.t = n_envs, length, 0
         self.obs = np.zeros((n_envs, 3), np.float32)
         self.pending = _Pending()
+        self.successes = _Pending()  # EnvRunner's successful episodes (--success-replay); none here
         self.random_calls = 0
 
     def random_actions(self) -> np.ndarray:

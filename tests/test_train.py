@@ -665,3 +665,25 @@ def test_n_step_runs_learn_from_n_step_demonstrations(tmp_path: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["updates"] > 0
     assert json.loads((run_dir / "config.json").read_text())["sac"]["n_step"] == 3
+
+
+@pytest.mark.parametrize("mode", ["serial", "hogwild"])
+def test_success_replay_samples_the_agents_own_successes(mode: str, tmp_path: Path) -> None:
+    """--success-replay without demonstrations: once the learners have kept a batch of their own successful
+    episodes, a --demo-fraction share of every batch comes from them (TensorBoard's demo_batch_fraction)."""
+    run_dir = tmp_path / mode
+    argv = ["--env", "success_env:Alternating-v0", "--mode", mode, "--workers", "1", "--no-demos",
+            "--success-replay", "1000", "--demo-fraction", "0.25", "--batch-size", "64", "--hidden-dim", "16",
+            "--explore-steps", "50", "--learning-starts", "50", "--total-steps", "600", "--eval-every", "0",
+            "--log-every", "5", "--no-progress", "--heldout-episodes", "0", "--run-dir", str(run_dir)]  # fmt: skip
+    assert train.main(argv) == 0
+    fractions = _scalars(run_dir)["train/demo_batch_fraction"]
+    assert fractions[0] == 0.0 and fractions[-1] == 0.25  # none before a batch of successes was kept
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["success_replay"] == 1000 and not config["demos"]
+
+
+def test_success_replay_needs_learners_that_act(tmp_path: Path, capsys) -> None:
+    argv = ["--mode", "actor-learner", "--success-replay", "1000", "--run-dir", str(tmp_path / "x")]
+    assert train.main(argv) == 2
+    assert "--success-replay needs --mode serial or hogwild" in capsys.readouterr().err

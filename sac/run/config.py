@@ -75,6 +75,11 @@ class RunConfig:
     """Expert episodes collected once at start-up when --demos and no --demo-file."""
     demo_file: str | None = None
     """A demonstration buffer (.npz) written by an earlier run, instead of collecting."""
+    success_replay: int = 0
+    """Keep the agent's own successful episodes, up to this many transitions per learning process, beside the
+    demonstrations (or in their place with --no-demos) and sample them as --demo-fraction of every batch once a
+    batch's worth is kept: RLPD's symmetric sampling with the agent's own successes. Serial and hogwild modes (the
+    process that learns is the one that acts). 0: off."""
     replay_size: int = 1_000_000
     """Capacity of the shared replay buffer."""
     reinit_every: int = 20
@@ -156,6 +161,11 @@ class RunConfig:
             (
                 self.replay_size >= self.sac.batch_size,
                 f"--replay-size ({self.replay_size}) must hold at least one batch (--batch-size {self.sac.batch_size})",
+            ),
+            (self.success_replay >= 0, "--success-replay must be >= 0"),
+            (
+                not self.success_replay or (self.backend == "local" and self.mode in ("serial", "hogwild")),
+                "--success-replay needs --mode serial or hogwild on the local backend (its learners must act)",
             ),
             (self.reinit_every >= 0, "--reinit-every must be >= 0"),
             (self.checkpoint_every >= 1, "--checkpoint-every must be positive"),

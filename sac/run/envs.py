@@ -236,7 +236,8 @@ class EnvRunner:
     Episodes reset automatically; every ``reinit_every`` episodes an env that has ``reinit()`` rebuilds its
     physics world (sheds simulator drift). Transitions with non-finite values are dropped, never stored; a
     truncated step is stored with ``terminated=False`` (the critic bootstraps through a time limit). With
-    ``n_step > 1`` each env's steps pass through an `NStepWindow` before they are stored.
+    ``n_step > 1`` each env's steps pass through an `NStepWindow` before they are stored. With ``keep_successes``
+    the stored transitions of every episode that ends in success are also gathered in ``successes``.
     """
 
     def __init__(
@@ -250,6 +251,7 @@ class EnvRunner:
         reinit_every: int = 0,
         n_step: int = 1,
         gamma: float = 0.99,
+        keep_successes: bool = False,
     ) -> None:
         self.support = support
         self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
@@ -262,6 +264,9 @@ class EnvRunner:
         self.episodes_done = 0
         self.pending = _Pending()
         self.windows = [NStepWindow(n_step, gamma) for _ in range(n_envs)]
+        self.keep_successes = keep_successes
+        self.episode_rows: list[list[tuple]] = [[] for _ in range(n_envs)]
+        self.successes = _Pending()
         self.dropped = 0
 
     @property
@@ -283,11 +288,18 @@ class EnvRunner:
                 stored = (self.obs[i].copy(), actions[i], float(reward), next_obs, bool(terminated), bool(truncated))
                 for transition in self.windows[i].add(*stored):
                     self.pending.add(*transition)
+                    if self.keep_successes:
+                        self.episode_rows[i].append(transition)
             else:
                 self.dropped += 1
                 self.windows[i].clear()  # the steps before it cannot be summed across the gap
             if terminated or truncated:
-                finished.append(episode_record(self.ep_reward[i], self.ep_length[i], info, self.support))
+                record = episode_record(self.ep_reward[i], self.ep_length[i], info, self.support)
+                finished.append(record)
+                if record.success:
+                    for transition in self.episode_rows[i]:
+                        self.successes.add(*transition)
+                self.episode_rows[i] = []
                 self.ep_reward[i] = 0.0
                 self.ep_length[i] = 0
                 self.episodes_done += 1

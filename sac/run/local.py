@@ -149,6 +149,7 @@ class WorkerSpec:
     reinit_every: int
     n_step: int
     gamma: float
+    success_replay: int
     push_every: int
     publish_every: int
     log_every: int
@@ -240,6 +241,23 @@ class _ParentWatch:
         return not self._parent.is_alive()
 
 
+def attach_demo_buffer(trainer: Any, demo_path: str | None, success_replay: int, seed: int) -> None:
+    """Give a learning process its demonstration buffer: the file's transitions, with room for
+    ``success_replay`` more of its own successful episodes (then sampled once they fill a batch)."""
+    from sac.replay import ReplayBuffer
+
+    if success_replay:
+        stored = ReplayBuffer.from_file(demo_path) if demo_path else None
+        kept = len(stored) if stored is not None else 0
+        buf = ReplayBuffer(kept + success_replay, trainer.state_dim, trainer.action_dim, seed=seed)
+        if stored is not None:
+            buf.push_many(*stored._chronological())
+        trainer.demo_buffer = buf
+        trainer.demo_min_rows = trainer.config.batch_size
+    elif demo_path:
+        trainer.demo_buffer = ReplayBuffer.from_file(demo_path)
+
+
 def _pipe_sender(conn: Connection) -> Any:
     def send(kind: str, payload: Any) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -269,10 +287,7 @@ def worker_main(
         learns, acts = role in ("hogwild", "learner"), role in ("hogwild", "actor")
         if learns:
             trainer.replay_buffer = replay
-            if spec.demo_path:
-                from sac.replay import ReplayBuffer
-
-                trainer.demo_buffer = ReplayBuffer.from_file(spec.demo_path)
+            attach_demo_buffer(trainer, spec.demo_path, spec.success_replay, spec.seed)
         acting = None
         if role == "actor":
             acting = copy.deepcopy(published)  # private copy: acting never reads half-written weights
@@ -284,6 +299,7 @@ def worker_main(
             runner = EnvRunner(
                 spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
                 max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
+                keep_successes=learns and spec.success_replay > 0,
             )  # fmt: skip
         worker = Worker(
             port, copy.deepcopy(spec.pacer), runner, acting, trainer if learns else None, spec.explore_steps,
@@ -352,6 +368,7 @@ class LocalBackend:
             reinit_every=cfg.reinit_every,
             n_step=cfg.sac.n_step,
             gamma=cfg.sac.gamma,
+            success_replay=cfg.success_replay,
             push_every=cfg.push_every,
             publish_every=cfg.publish_every,
             log_every=cfg.log_every,
@@ -374,16 +391,14 @@ class LocalBackend:
             self._start("learner", self._spec(worker_seed(cfg.seed, -1)))
 
     def _start_serial(self) -> None:
-        from sac.replay import ReplayBuffer
 
         cfg, run = self.run.cfg, self.run
         torch.set_num_threads(cfg.learner_threads)
-        if run.demo_path:
-            self.trainer.demo_buffer = ReplayBuffer.from_file(run.demo_path)
         spec = self._spec(worker_seed(cfg.seed, 0))
+        attach_demo_buffer(self.trainer, run.demo_path, cfg.success_replay, spec.seed)
         runner = EnvRunner(
             cfg.env, cfg.envs_per_worker, seed=spec.seed, support=run.support, max_steps=cfg.max_steps,
-            reinit_every=cfg.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
+            reinit_every=cfg.reinit_every, n_step=spec.n_step, gamma=spec.gamma, keep_successes=cfg.success_replay > 0,
         )  # fmt: skip
         port = LocalPort(0, self.shared, self.replay, self._deliver, "serial")
         self.serial = Worker(

@@ -166,6 +166,8 @@ class Worker:
             actions = self.policy.get_action(runner.obs, deterministic=self.deterministic)
             actions = np.asarray(actions, dtype=np.float32).reshape(runner.n_envs, -1)
         finished = runner.step(actions)
+        if len(runner.successes) and self.trainer is not None:  # --success-replay: beside the demonstrations
+            self.trainer.demo_buffer.push_many(*runner.successes.take())
         self.port.stepped(runner.n_envs, finished)
         if len(runner.pending) >= self.push_every or finished:
             self.push()
