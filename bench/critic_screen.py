@@ -10,7 +10,8 @@ comparable and is not reported. Per run: the evaluation curve (env steps, succes
 at which an evaluation reached 0.5 / 0.8 / 0.9, the best evaluation, the held-out figure of its best.pt
 (``heldout.json``, seeds no evaluation of the run used), and the critic's loss growth (median ``loss/qf_loss``
 over the last tenth of the run over the smallest median of any tenth: a diverging critic shows as a large
-ratio). The command of each run is rebuilt from its ``config.json``.
+ratio), and the success rate of its last 100 training episodes (the exploring, stochastic policy: TensorBoard's
+``train/success_rate``). ``--command`` records how each run was started.
 
 Writes bench/results/critic_screen_<name>_<date>.json; ``--plot`` draws success and Q loss (bench/plot_run.py).
 """
@@ -37,6 +38,12 @@ MARKS = (0.5, 0.8, 0.9)
 def first_step_at(curve: list[tuple[int, float, int]], level: float) -> int | None:
     """Env steps of the first evaluation (periodic or confirming) at or above ``level`` (None: never)."""
     return next((steps for steps, success, _ in curve if success >= level), None)
+
+
+def last_value(run_dir: Path, tag: str) -> float | None:
+    """The last value of a TensorBoard scalar (e.g. ``train/success_rate``, the recent training episodes')."""
+    values = read_scalars(run_dir).get(tag, [])
+    return values[-1][1] if values else None
 
 
 def last_q_loss(run_dir: Path) -> float | None:
@@ -71,6 +78,7 @@ def screen(label: str, run_dir: Path) -> dict[str, Any]:
         "last_eval_success": curve[-1][1] if curve else None,
         "heldout_success": heldout.get("success_rate"),
         "heldout_episodes": heldout.get("episodes"),
+        "training_success_last": last_value(run_dir, "train/success_rate"),
         "q_loss_growth": q_loss_growth(run_dir),
         "q_loss_last_tenth": last_q_loss(run_dir),
     }
@@ -80,14 +88,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR (repeatable)")
     ap.add_argument("--name", required=True, help="results file name part")
-    ap.add_argument("--commands", default=None, help="JSON file: label -> the command that made the run")
+    ap.add_argument("--command", action="append", default=[], help="LABEL=COMMAND that made the run (repeatable)")
     ap.add_argument("--note", default="", help="a sentence kept with the results (what the screen is for)")
     ap.add_argument("--plot", type=Path, default=None, help="also draw success and Q loss to this .png")
     args = ap.parse_args()
     pairs = [item.partition("=")[::2] for item in args.run]
     if any(not label or not path for label, path in pairs):
         raise SystemExit("--run takes LABEL=RUN_DIR")
-    commands = json.loads(Path(args.commands).read_text()) if args.commands else {}
+    commands = dict(item.partition("=")[::2] for item in args.command)
     rows = []
     for label, path in pairs:
         row = screen(label, Path(path))

@@ -379,6 +379,31 @@ def diverse_training(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def critic_screen(d: Json) -> Rendered:
+    """bench/critic_screen.py: variants compared per env step, one seed each."""
+    rows = []
+    for r in d["runs"]:
+        at = r["first_steps_at"]
+        held = r.get("heldout_success")
+        marks = [num(at[k]) if at[k] is not None else "never" for k in ("0.5", "0.8", "0.9")]
+        rows.append([
+            r["variant"], num(r["env_steps"]), *marks,
+            rate(r["best_eval_success"]), rate(held) if held is not None else "-",
+            rate(r.get("training_success_last")),
+            f"{r['q_loss_growth']:.1f}" if r["q_loss_growth"] is not None else "-",
+            f"{r['q_loss_last_tenth']:.1f}" if r.get("q_loss_last_tenth") is not None else "-",
+        ])  # fmt: skip
+    head = ["variant", "env steps", "first >= 0.5 at", "first >= 0.8 at", "first >= 0.9 at", "best eval",
+            "held-out (best.pt)", "last 100 training episodes", "Q-loss growth", "Q loss, last tenth"]  # fmt: skip
+    body = table(head, rows)
+    if d.get("note"):
+        body += "\n\n" + d["note"]
+    commands = [r["command"] for r in d["runs"] if r.get("command")]
+    if commands:
+        body += "\n\nThe runs:\n\n```\n" + "\n".join(commands) + "\n```"
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -396,6 +421,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
+    ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     (
         "Objects it has never seen",
         "diverse_training_*",
