@@ -404,6 +404,48 @@ def critic_screen(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def time_to_target(d: Json) -> Rendered:
+    """bench/time_to_target.py: per variant the medians (min-max) to the target, then every run."""
+
+    def spread(st: Json, show: Any) -> str:
+        if not st["reached"]:
+            return "not reached"
+        med = ">" + show(st["max"] or st["min"]) if st["median_is_lower_bound"] else show(st["median"])
+        top = show(st["max"]) if st["max"] is not None else "not reached"
+        return f"{med} ({show(st['min'])}-{top})"
+
+    names = list(d["summary"])
+    ratio_key = f"time_ratio_to_{names[0]}"
+    rows = []
+    for name in names:
+        v = d["summary"][name]
+        held = [
+            r["heldout_success"] for r in d["runs"] if r["variant"] == name and r.get("heldout_success") is not None
+        ]
+        rows.append([
+            name, f"{v['solved']}/{v['runs']}", spread(v["time_s"], mss), spread(v["learning_s"], mss),
+            spread(v["env_steps"], num), mss(v["eval_s_median"]), mss(v["startup_s_median"]),
+            f"{v['resolution_median']:.0%}" if v["resolution_median"] else "-",
+            f"{v[ratio_key]:.2f}" if v.get(ratio_key) else "-", rate(statistics.median(held)) if held else "-",
+        ])  # fmt: skip
+    head = ["variant", "reached", f"time to {d['target']} (m:ss), median (min-max)", "learning time (m:ss)",
+            "env steps", "evaluation time (median)", "start-up (median)", "eval interval / time",
+            f"time ratio to {names[0]}", "held-out (median)"]  # fmt: skip
+    runs = [[r["variant"], str(r["seed"]), mss(r["time_s"]) if r["solved"] else "not reached", num(r["env_steps"]),
+             rate(r.get("heldout_success")), rate(r["best_eval_success"])] for r in d["runs"]]  # fmt: skip
+    speed = d["machine"].get("matmul_gflops_one_thread_at_start")
+    body = table(head, rows) + (
+        f"\n\nSeeds {d['seeds']}, cap {d['max_minutes']} minutes per run, evaluations every {num(d['eval_every'])} "
+        "env steps; a run's time is from its start to its first confirmed evaluation at the target, learning time "
+        "is that minus the evaluations' time; env steps of a run that did not reach the target count as above "
+        "every reached value. Held-out: best.pt on the run's held-out seeds."
+        + (f" One-thread matmul at the start: {speed:.1f} GFLOP/s." if speed else "")
+        + "\n\n"
+        + table(["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"], runs)
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -421,6 +463,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
+    ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     (
         "Objects it has never seen",

@@ -146,7 +146,10 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         out[name] = {
             "runs": n,
             "solved": sum(r["solved"] for r in mine),
-            **{k: _stats([r[k] for r in mine], n) for k in ("time_s", "learning_s", "env_steps")},
+            **{
+                k: _stats([r[k] if r["solved"] else None for r in mine], n)
+                for k in ("time_s", "learning_s", "env_steps")
+            },
             "startup_s_median": statistics.median(r["startup_s"] for r in mine),
             "eval_s_median": statistics.median([r["eval_s"] for r in mine if r["eval_s"] is not None] or [0.0]),
             "resolution_median": statistics.median([r["resolution"] for r in mine if r["resolution"]] or [0.0]),
