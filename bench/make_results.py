@@ -446,6 +446,27 @@ def time_to_target(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def critic_update_speed(d: Json) -> Rendered:
+    """bench/critic_update_speed.py: each critic variant's update, fused against autograd."""
+    rows = []
+    for name, v in d["variants"].items():
+        f, a = v["fused"], v["autograd"]
+        rows.append([
+            name, num(f["updates_per_s_median"]), num(a["updates_per_s_median"]),
+            num(f["updates_per_matmul_tflop_median"]), num(a["updates_per_matmul_tflop_median"]),
+            f"{v['fused_over_autograd']:.2f}", f"{v['fastest_path_over_plain_fused']:.2f}",
+        ])  # fmt: skip
+    head = ["variant", "fused upd/s", "autograd upd/s", "fused upd per matmul TFLOP", "autograd upd per matmul TFLOP",
+            "fused / autograd", "fastest path / plain fused"]  # fmt: skip
+    st = d["settings"]
+    body = table(head, rows) + (
+        f"\n\nMedians of {st['rounds']} interleaved rounds of {st['updates']} updates (hidden {st['hidden']}, batch "
+        f"{st['batch']}, one thread), each timed alongside the reference matmul (median "
+        f"{d['matmul_gflops_median']:.1f} GFLOP/s)."
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -458,6 +479,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Where the speed comes from", "compare.json", "parallel training against serial", compare),
     ("The SAC update", "sac_speed.json", "updates/s and the fraction of the matmul peak", sac_speed),
     ("The SAC update", "update_ab.json", "the update at two git revisions, A/B", update_ab),
+    ("The SAC update", "critic_update_speed_*", "critic variants, fused against autograd", critic_update_speed),
     ("On a Ray cluster", "ray_speed.json", "the Ray backend against the local one", ray_speed),
     ("The env", "env_speed.json", "GraspEnv against raw PyBullet", other),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
