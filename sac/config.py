@@ -26,10 +26,6 @@ class SACConfig:
     critic_layer_norm: bool = False
     """LayerNorm after each hidden layer of the Q networks (RLPD, Ball et al. 2023): keeps the critics from
     diverging when they learn from their own experience (bench/time_to_target.py compares)."""
-    obs_norm: bool = False
-    """Normalise observations inside every network: ``clamp((obs - mean) / max(std, 0.01), -5, 5)`` per
-    dimension, with the running mean and standard deviation of the states of every batch trained on (as HER's
-    normaliser does); the statistics are saved in checkpoints and exported policies."""
     lr: float = 3e-4
     """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
     alpha_lr: float = 3e-4

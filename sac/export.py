@@ -28,8 +28,7 @@ class DeterministicPolicy(nn.Module):
     def __init__(self, policy: Any) -> None:
         super().__init__()
         self.obs_dim = int(policy.state_dim)
-        self.obs_norm, self.linear1, self.linear2 = policy.obs_norm, policy.linear1, policy.linear2
-        self.mean_linear = policy.mean_linear
+        self.linear1, self.linear2, self.mean_linear = policy.linear1, policy.linear2, policy.mean_linear
         self.register_buffer("action_scale", policy.action_scale.detach().clone())
         self.register_buffer("action_bias", policy.action_bias.detach().clone())
         self.register_buffer("action_low", policy.action_low.detach().clone())
@@ -38,7 +37,7 @@ class DeterministicPolicy(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         single = obs.dim() == 1
         x = obs.unsqueeze(0) if single else obs
-        x = torch.relu(self.linear1(self.obs_norm(x)))
+        x = torch.relu(self.linear1(x))
         x = torch.relu(self.linear2(x))
         action = torch.tanh(self.mean_linear(x)) * self.action_scale + self.action_bias
         action = torch.max(torch.min(action, self.action_high), self.action_low)

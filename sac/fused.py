@@ -315,8 +315,6 @@ class FusedUpdate:
         auto_entropy = cfg.auto_entropy
         target_entropy = tr.default_target_entropy
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
-        if cfg.obs_norm:  # every network holds the same normaliser (SACTrainer.observe_states)
-            state, next_state = policy.obs_norm(state), policy.obs_norm(next_state)
         batch, s_dim = state.shape
         ws = self._workspace(batch)
         nxt, cur = slice(0, batch), slice(batch, 2 * batch)

@@ -5,8 +5,7 @@ clamped log standard deviation of a Gaussian over pre-squash actions ``u``; the 
 ``tanh(u) * action_scale + action_bias``. Its log-probability carries the change-of-variables correction of the
 tanh and of the affine map.
 
-`SoftQNetwork` is one Q(s, a) MLP; SAC uses two (twin critics) and a target copy of each. Both pass the
-observation through an `ObsNorm` first (the identity unless ``SACConfig.obs_norm``).
+`SoftQNetwork` is one Q(s, a) MLP; SAC uses two (twin critics) and a target copy of each.
 ReLUs run in place on the linear layers' outputs: fewer fresh 256 KB buffers per update, which on this
 memory-starved CPU is measurable (see bench/sac_speed.py).
 """
@@ -25,25 +24,6 @@ LOG_STD_MAX = 2.0
 
 _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-class ObsNorm(nn.Module):
-    """``clamp((obs - shift) / scale, -clip, clip)``, per observation dimension; the identity until told otherwise.
-
-    Every network of a trainer holds one (buffers: they live in the state_dict, follow ``.to()``, are shared with
-    the networks in Hogwild mode and travel with published weights), and `SACTrainer` sets them all to the same
-    running statistics (``SACConfig.obs_norm``).
-    """
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.register_buffer("shift", torch.zeros(dim))
-        self.register_buffer("scale", torch.ones(dim))
-        self.register_buffer("clip", torch.tensor(float("inf")))
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = (obs - self.shift) / self.scale
-        return torch.maximum(torch.minimum(x, self.clip), -self.clip)
 
 
 def _as_bound(value: float | np.ndarray | torch.Tensor, action_dim: int) -> torch.Tensor:
@@ -85,7 +65,6 @@ class GaussianPolicy(nn.Module):
         self.hidden_dim = hidden_dim
         self.log_std_min = log_std_min
         self.log_std_max = log_std_max
-        self.obs_norm = ObsNorm(state_dim)
         self.linear1 = nn.Linear(state_dim, hidden_dim)
         self.linear2 = nn.Linear(hidden_dim, hidden_dim)
         self.mean_linear = nn.Linear(hidden_dim, action_dim)
@@ -107,7 +86,7 @@ class GaussianPolicy(nn.Module):
 
     def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and clamped log standard deviation of the pre-squash Gaussian, each ``(batch, action_dim)``."""
-        x = F.relu(self.linear1(self.obs_norm(state)), inplace=True)
+        x = F.relu(self.linear1(state), inplace=True)
         x = F.relu(self.linear2(x), inplace=True)
         log_std = self.log_std_linear(x).clamp(self.log_std_min, self.log_std_max)
         return self.mean_linear(x), log_std
@@ -180,7 +159,6 @@ class SoftQNetwork(nn.Module):
         self.action_dim = action_dim
         self.hidden_dim = hidden_dim
         self.layer_norm = layer_norm
-        self.obs_norm = ObsNorm(state_dim)
         self.linear1 = nn.Linear(state_dim + action_dim, hidden_dim)
         self.linear2 = nn.Linear(hidden_dim, hidden_dim)
         self.linear3 = nn.Linear(hidden_dim, 1)
@@ -189,7 +167,7 @@ class SoftQNetwork(nn.Module):
             self.norm2 = nn.LayerNorm(hidden_dim)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([self.obs_norm(state), action], dim=-1)
+        x = torch.cat([state, action], dim=-1)
         if self.layer_norm:
             x = F.relu(self.norm1(self.linear1(x)), inplace=True)
             x = F.relu(self.norm2(self.linear2(x)), inplace=True)

@@ -63,16 +63,12 @@ from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.config import SHAPE_FIELDS, SACConfig
 from sac.fused import STAT_NAMES, FusedUpdate, fused_update_supported
-from sac.networks import GaussianPolicy, ObsNorm, SoftQNetwork
+from sac.networks import GaussianPolicy, SoftQNetwork
 from sac.optim import PreparedAdam, SharedAdam
 from sac.replay import PrefetchingSampler
 
 CHECKPOINT_FORMAT = "sac.SACTrainer"
 CHECKPOINT_FORMAT_VERSION = 1
-OBS_STD_MIN = 0.01
-"""Smallest scale `ObsNorm` divides by (``SACConfig.obs_norm``): a dimension that barely moved is not blown up."""
-OBS_CLIP = 5.0
-"""Normalised observations are clipped to this many standard deviations (HER's normaliser does the same)."""
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
@@ -153,8 +149,6 @@ class SACTrainer:
         self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
         self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)
         self.update_count = torch.zeros((), dtype=torch.int64)
-        # Running statistics of the observations trained on (count, mean, sum of squared deviations), float64.
-        self.obs_stats = torch.zeros(1 + 2 * self.state_dim, dtype=torch.float64)
 
         self.policy_params = list(self.policy_net.parameters())
         self.q_params = [*self.soft_q_net1.parameters(), *self.soft_q_net2.parameters()]
@@ -172,7 +166,6 @@ class SACTrainer:
             net.share_memory()
         self.log_alpha.share_memory_()
         self.update_count.share_memory_()
-        self.obs_stats.share_memory_()
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {
@@ -210,34 +203,6 @@ class SACTrainer:
         return float(-self.action_dim if t is None else t)
 
     # -- learning ------------------------------------------------------------------------------------------
-
-    def observe_states(self, states: torch.Tensor) -> None:
-        """Fold a batch of states into the running observation statistics (Chan et al.'s parallel update) and
-        set every network's `ObsNorm` to them: ``shift = mean``, ``scale = max(std, OBS_STD_MIN)``, clip
-        ``OBS_CLIP``. Called by `update` when ``config.obs_norm``."""
-        x = states.detach().to("cpu", torch.float64)
-        d, n_b = self.state_dim, x.shape[0]
-        if n_b == 0:
-            return
-        stats = self.obs_stats
-        n_a, mean_a, m2_a = float(stats[0]), stats[1 : 1 + d], stats[1 + d :]
-        mean_b = x.mean(0)
-        m2_b = ((x - mean_b) ** 2).sum(0)
-        n = n_a + n_b
-        delta = mean_b - mean_a
-        new_mean = mean_a + delta * (n_b / n)
-        new_m2 = m2_a + m2_b + delta**2 * (n_a * n_b / n)
-        stats[1 : 1 + d] = new_mean
-        stats[1 + d :] = new_m2
-        stats[0] = n
-        shift = new_mean.float()
-        scale = (new_m2 / n).sqrt().clamp_(min=OBS_STD_MIN).float()
-        with torch.no_grad():
-            for net in self.networks().values():
-                norm = net.obs_norm
-                norm.shift.copy_(shift)
-                norm.scale.copy_(scale)
-                norm.clip.fill_(OBS_CLIP)
 
     def sample_batch(self, batch_size: int, use_demos: bool = False) -> tuple[torch.Tensor, ...]:
         """``(state, action, reward, next_state, done)`` tensors on the trainer's device; with ``use_demos``
@@ -306,8 +271,6 @@ class SACTrainer:
         )
         auto_entropy, target_entropy, use_demos = cfg.auto_entropy, self.default_target_entropy, self.use_demos
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
-        if cfg.obs_norm:
-            self.observe_states(state)
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):
             if self._fused is None:  # the networks' types are fixed at construction: checked once
                 self._fused = FusedUpdate(self)
@@ -411,7 +374,6 @@ class SACTrainer:
             "config": self.config.to_json(),
             "log_alpha": self.log_alpha.detach().cpu().clone(),
             "counters": {"updates": self.num_updates},
-            "obs_stats": self.obs_stats.clone(),
         }
         for name, net in self.networks().items():
             payload[name] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
@@ -442,13 +404,8 @@ class SACTrainer:
         if missing:
             raise ValueError(f"checkpoint lacks {missing}")
         for name, net in self.networks().items():
-            saved = dict(state_dict[name])
-            identity = ObsNorm(self.state_dim).state_dict()  # checkpoints older than ObsNorm: the identity
-            for key in net.state_dict():
-                if key.startswith("obs_norm.") and key not in saved:
-                    saved[key] = identity[key.removeprefix("obs_norm.")]
             try:
-                net.load_state_dict(saved)
+                net.load_state_dict(state_dict[name])
             except RuntimeError as e:
                 raise ValueError(f"{name} does not match (hidden_dim or dims differ?): {e}") from e
         for name, opt in self.optimizers().items():
@@ -462,8 +419,6 @@ class SACTrainer:
         with torch.no_grad():
             self.log_alpha.copy_(log_alpha)
             self.update_count.fill_(int(state_dict.get("counters", {}).get("updates", 0)))
-            if "obs_stats" in state_dict and tuple(state_dict["obs_stats"].shape) == tuple(self.obs_stats.shape):
-                self.obs_stats.copy_(torch.as_tensor(state_dict["obs_stats"], dtype=torch.float64))
         self.apply_learning_rates()
 
     def apply_learning_rates(self) -> None:
