@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from run_files import read_evals, read_scalars
-from time_to_target import q_loss_growth
+from time_to_target import q_loss_growth, q_losses
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKS = (0.5, 0.8, 0.9)
@@ -40,19 +40,15 @@ def first_step_at(curve: list[tuple[int, float, int]], level: float) -> int | No
     return next((steps for steps, success, _ in curve if success >= level), None)
 
 
-def last_value(run_dir: Path, tag: str) -> float | None:
-    """The last value of a TensorBoard scalar (e.g. ``train/success_rate``, the recent training episodes')."""
-    values = read_scalars(run_dir).get(tag, [])
-    return values[-1][1] if values else None
-
-
-def last_q_loss(run_dir: Path) -> float | None:
-    """Median ``loss/qf_loss`` over the last tenth of the run's reports."""
-    values = [value for _, value in read_scalars(run_dir).get("loss/qf_loss", [])]
+def last_tenth_median(values: list[float]) -> float | None:
+    """Median of the last tenth of a run's reports (e.g. its Q losses)."""
     return statistics.median(values[-max(1, len(values) // 10) :]) if values else None
 
 
 def screen(label: str, run_dir: Path) -> dict[str, Any]:
+    scalars = read_scalars(run_dir)
+    losses = q_losses(scalars)
+    training = scalars.get("train/success_rate", [])  # over the last 100 training episodes
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = summary["config"]
     evals = read_evals(run_dir)
@@ -78,9 +74,9 @@ def screen(label: str, run_dir: Path) -> dict[str, Any]:
         "last_eval_success": curve[-1][1] if curve else None,
         "heldout_success": heldout.get("success_rate"),
         "heldout_episodes": heldout.get("episodes"),
-        "training_success_last": last_value(run_dir, "train/success_rate"),
-        "q_loss_growth": q_loss_growth(run_dir),
-        "q_loss_last_tenth": last_q_loss(run_dir),
+        "training_success_last": training[-1][1] if training else None,
+        "q_loss_growth": q_loss_growth(losses),
+        "q_loss_last_tenth": last_tenth_median(losses),
     }
 
 

@@ -68,9 +68,13 @@ def parse_variants(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def q_loss_growth(run_dir: Path) -> float | None:
-    """Median ``loss/qf_loss`` over the last tenth of the run / the smallest median over any tenth."""
-    values = [value for _, value in read_scalars(run_dir).get("loss/qf_loss", [])]
+def q_losses(scalars: dict[str, list[tuple[int, float]]]) -> list[float]:
+    """The run's ``loss/qf_loss`` reports in order, from `run_files.read_scalars`."""
+    return [value for _, value in scalars.get("loss/qf_loss", [])]
+
+
+def q_loss_growth(values: list[float]) -> float | None:
+    """Median Q loss over the last tenth of the reports / the smallest median over any tenth."""
     if len(values) < 20:
         return None
     tenth = len(values) // 10
@@ -118,7 +122,7 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
         "resolution": statistics.median(gaps) / time_s if gaps and solved else None,
         "best_eval_success": summary["best_eval_success"],
         "heldout_success": (summary.get("heldout") or {}).get("success_rate"),
-        "q_loss_growth": q_loss_growth(run_dir),
+        "q_loss_growth": q_loss_growth(q_losses(read_scalars(run_dir))),
         "process_s": process_s,
         "curve": [(e["env_steps"], e["wall_time_s"], e["episodes"], e["success_rate"]) for e in evals],
     }

@@ -263,12 +263,8 @@ class SACTrainer:
     def update(self) -> dict[str, float]:
         """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""
         cfg = self.config
-        batch_size, reward_scale, gamma, soft_tau = (
-            cfg.batch_size,
-            cfg.reward_scale,
-            cfg.bootstrap_discount,
-            cfg.soft_tau,
-        )
+        batch_size, reward_scale, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.soft_tau
+        gamma = cfg.bootstrap_discount  # gamma ** n_step: a stored transition spans n env steps
         auto_entropy, target_entropy, use_demos = cfg.auto_entropy, self.default_target_entropy, self.use_demos
         state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):

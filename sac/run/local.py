@@ -258,6 +258,16 @@ def attach_demo_buffer(trainer: Any, demo_path: str | None, success_replay: int,
         trainer.demo_buffer = ReplayBuffer.from_file(demo_path)
 
 
+def spec_runner(spec: WorkerSpec, learns: bool) -> EnvRunner:
+    """The envs a local worker (or the serial loop) steps, as its spec says; ``learns``: it also learns, so it
+    keeps its successful episodes when ``--success-replay`` asks for them."""
+    return EnvRunner(
+        spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
+        max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
+        keep_successes=learns and spec.success_replay > 0,
+    )  # fmt: skip
+
+
 def _pipe_sender(conn: Connection) -> Any:
     def send(kind: str, payload: Any) -> None:
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -294,13 +304,7 @@ def worker_main(
         elif role == "hogwild":
             acting = trainer.policy_net
         port = LocalPort(slot, shared, replay, send, role, published, acting, trainer, spec.publish_every)
-        runner = None
-        if acts:
-            runner = EnvRunner(
-                spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
-                max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
-                keep_successes=learns and spec.success_replay > 0,
-            )  # fmt: skip
+        runner = spec_runner(spec, learns) if acts else None
         worker = Worker(
             port, copy.deepcopy(spec.pacer), runner, acting, trainer if learns else None, spec.explore_steps,
             spec.deterministic, spec.push_every, spec.log_every,
@@ -391,15 +395,11 @@ class LocalBackend:
             self._start("learner", self._spec(worker_seed(cfg.seed, -1)))
 
     def _start_serial(self) -> None:
-
         cfg, run = self.run.cfg, self.run
         torch.set_num_threads(cfg.learner_threads)
         spec = self._spec(worker_seed(cfg.seed, 0))
         attach_demo_buffer(self.trainer, run.demo_path, cfg.success_replay, spec.seed)
-        runner = EnvRunner(
-            cfg.env, cfg.envs_per_worker, seed=spec.seed, support=run.support, max_steps=cfg.max_steps,
-            reinit_every=cfg.reinit_every, n_step=spec.n_step, gamma=spec.gamma, keep_successes=cfg.success_replay > 0,
-        )  # fmt: skip
+        runner = spec_runner(spec, learns=True)
         port = LocalPort(0, self.shared, self.replay, self._deliver, "serial")
         self.serial = Worker(
             port, spec.pacer, runner, self.trainer.policy_net, self.trainer, spec.explore_steps, cfg.deterministic,
