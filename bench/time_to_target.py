@@ -23,7 +23,9 @@ The protocol, so that a comparison can be trusted on a shared, noisy machine:
   of any tenth: about 1 for a critic that settles, large for one that diverges.
 
 Writes ``bench/results/time_to_target_<name>_<date>.json`` (every run's summary and the per-variant medians) and
-prints a table.
+prints a table. ``--merge A.json B.json --name NAME`` joins the files of one protocol measured on disjoint seeds
+(e.g. seeds 0-2 one day, 3-4 the next) into one, recomputing the medians and keeping each part's command, commit
+and machine speed.
 """
 
 from __future__ import annotations
@@ -168,6 +170,55 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     return out
 
 
+MERGE_KEYS = ("target", "max_minutes", "eval_every", "no_demos", "variants")
+"""What the parts of a merged comparison must share: the protocol and the variants' flags."""
+
+
+def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """One result from several of the same protocol on disjoint seeds; ``labels`` name the parts in errors."""
+    first = parts[0]
+    for part, label in zip(parts[1:], labels[1:]):
+        for key in MERGE_KEYS:
+            if part[key] != first[key]:
+                raise SystemExit(f"{label}: {key} is {part[key]!r}, {labels[0]} has {first[key]!r}: not one protocol")
+    seeds = [s for part in parts for s in part["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"the parts share training seeds ({sorted(seeds)}): each seed must be measured once")
+    runs = [run for part in parts for run in part["runs"]]
+    names = list(first["variants"])
+    return {
+        **{k: first[k] for k in ("what", *MERGE_KEYS)},
+        "date": max(part["date"] for part in parts),
+        "command": "python bench/time_to_target.py --merge " + " ".join(labels),
+        "machine": {
+            "cpu_count": first["machine"]["cpu_count"],
+            "matmul_gflops_one_thread_at_start": statistics.median(
+                part["machine"]["matmul_gflops_one_thread_at_start"] for part in parts
+            ),
+        },
+        "seeds": seeds,
+        "parts": [
+            {
+                "file": label,
+                "date": part["date"],
+                "command": part["command"],
+                "commit": part.get("commit"),
+                "seeds": part["seeds"],
+                "matmul_gflops_one_thread_at_start": part["machine"].get("matmul_gflops_one_thread_at_start"),
+            }
+            for part, label in zip(parts, labels)
+        ],  # fmt: skip
+        "runs": runs,
+        "summary": summarise(runs, [n for n in names if any(r["variant"] == n for r in runs)]),
+    }
+
+
+def git_commit() -> str | None:
+    """The short commit of the code measured (None outside a git checkout)."""
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 def fmt(v: float | None, unit: str = "") -> str:
     if v is None:
         return "-"
@@ -227,7 +278,20 @@ def main() -> None:
     p.add_argument("--heldout-episodes", type=int, default=0, help="held-out evaluation of best.pt at the end")
     p.add_argument("--name", default=None, help="results file name part (default: the preset)")
     p.add_argument("--runs-dir", default="/tmp/time_to_target", help="where the run folders go")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="join result files of one protocol (needs --name)")
     args = p.parse_args()
+    if args.merge:
+        if not args.name:
+            raise SystemExit("--merge needs --name (the merged file's name part)")
+        paths = [Path(f) for f in args.merge]
+        merged = merge([json.loads(f.read_text()) for f in paths], [f.name for f in paths])
+        out = ROOT / "bench" / "results" / f"time_to_target_{args.name}_{merged['date']}.json"
+        if out.resolve() in {f.resolve() for f in paths}:
+            raise SystemExit(f"{out} is one of the parts: give another --name")
+        out.write_text(json.dumps(merged, indent=2))
+        print(table(merged))
+        print(f"-> {out}")
+        return
     variants = {k: shlex.split(v) for k, v in PRESETS.get(args.preset or "", {}).items()}
     variants.update(parse_variants(args.variant))
     if len(variants) < 1:
@@ -242,6 +306,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
     speed = matmul_gflops()  # how fast the machine is today: wall-clock figures of other days scale with it
+    commit = git_commit()
     for i, seed in enumerate(seeds):
         order = names[i % len(names) :] + names[: i % len(names)]
         for variant in order:
@@ -268,6 +333,7 @@ def main() -> None:
                 "no_demos": args.no_demos,
                 "variants": {k: shlex.join(v) for k, v in variants.items()},
                 "seeds": seeds,
+                "commit": commit,
                 "runs": runs,
                 "summary": summarise(runs, [n for n in names if any(r["variant"] == n for r in runs)]),
             }

@@ -92,6 +92,17 @@ def test_a_limit_stops_an_unsolved_run(tmp_path: Path) -> None:
     assert run.until_stop() == 400 and run.run.monitor.solved is None
 
 
+def test_a_time_budget_alone_lifts_the_default_step_limit(tmp_path: Path) -> None:
+    assert RunConfig().step_limit == 300_000
+    assert RunConfig(max_minutes=30).step_limit == float("inf"), "--max-minutes 30: the 30 minutes end the run"
+    assert RunConfig(max_minutes=30, total_steps=400).step_limit == 400, "a step count given is kept"
+    run = Scripted(tmp_path, [], max_minutes=30, eval_every=10**9)  # no evaluations, and 30 minutes away
+    with pytest.raises(AssertionError, match="never stopped"):
+        run.until_stop(max_evals=3_001)  # on past 300,000 env steps
+    run = Scripted(tmp_path, [], eval_every=10**9)
+    assert run.until_stop(max_evals=3_001) == 300_000
+
+
 @pytest.mark.parametrize("flag", ["plateau_evals", "heldout_episodes"])
 def test_negative_counts_are_refused(flag: str) -> None:
     with pytest.raises(ValueError, match="--plateau-evals, --heldout-episodes >= 0"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import time_to_target as ttt  # noqa: E402
@@ -42,3 +44,35 @@ def test_a_screen_reports_the_first_evaluation_at_each_level() -> None:
     assert critic_screen.first_step_at(curve, 0.5) == 20_000  # the later dip does not move it
     assert critic_screen.first_step_at(curve, 0.8) == 40_000 and critic_screen.first_step_at(curve, 0.9) == 40_000
     assert critic_screen.first_step_at(curve, 0.95) is None
+
+
+def _part(seeds: list[int], times: dict[str, list[float]], eval_every: int = 5000) -> dict:
+    runs = [
+        {"variant": v, "seed": s, "solved": True, "time_s": t, "learning_s": t - 5, "env_steps": 100, "startup_s": 2.0,
+         "eval_s": 5.0, "resolution": 0.1, "q_loss_growth": 1.0}
+        for v, ts in times.items() for s, t in zip(seeds, ts)
+    ]  # fmt: skip
+    return {
+        "what": "w", "date": f"2026-11-{30 + len(seeds) - 3:02d}", "command": f"seeds {seeds}", "commit": "abc",
+        "machine": {"cpu_count": 2, "matmul_gflops_one_thread_at_start": 20.0 + len(seeds)}, "target": 0.9,
+        "max_minutes": 15.0, "eval_every": eval_every, "no_demos": False,
+        "variants": {"serial": "--mode serial", "hogwild": ""}, "seeds": seeds, "runs": runs,
+    }  # fmt: skip
+
+
+def test_a_merge_joins_disjoint_seeds_of_one_protocol() -> None:
+    a = _part([0, 1, 2], {"serial": [100, 200, 300], "hogwild": [50, 60, 70]})
+    b = _part([3, 4], {"serial": [400, 500], "hogwild": [80, 90]})
+    m = ttt.merge([a, b], ["a.json", "b.json"])
+    assert m["seeds"] == [0, 1, 2, 3, 4] and len(m["runs"]) == 10
+    assert m["summary"]["serial"]["time_s"]["median"] == 300 and m["summary"]["hogwild"]["time_s"]["median"] == 70
+    assert m["summary"]["hogwild"]["time_ratio_to_serial"] == 70 / 300
+    assert [p["seeds"] for p in m["parts"]] == [[0, 1, 2], [3, 4]] and m["parts"][1]["command"] == "seeds [3, 4]"
+
+
+def test_a_merge_refuses_two_protocols_or_a_seed_twice() -> None:
+    a = _part([0, 1, 2], {"serial": [100, 200, 300], "hogwild": [50, 60, 70]})
+    with pytest.raises(SystemExit, match="b.json: eval_every is 4000, a.json has 5000"):
+        ttt.merge([a, _part([3, 4], {"serial": [1, 2], "hogwild": [1, 2]}, eval_every=4000)], ["a.json", "b.json"])
+    with pytest.raises(SystemExit, match="share training seeds"):
+        ttt.merge([a, _part([2, 3, 4], {"serial": [1, 2, 3], "hogwild": [1, 2, 3]})], ["a.json", "b.json"])

@@ -22,6 +22,10 @@ from sac.run.cli import flatten, replace_paths
 Mode = Literal["hogwild", "actor-learner", "serial"]
 
 
+DEFAULT_TOTAL_STEPS = 300_000
+"""The step limit of a run given neither ``--total-steps`` nor ``--max-minutes``."""
+
+
 @dataclass
 class RunConfig:
     """Everything a training run needs; each leaf field is a flag of ``python train.py``."""
@@ -53,8 +57,9 @@ class RunConfig:
     """Env worker processes (actors, or Hogwild workers). Ignored by ``serial``."""
     envs_per_worker: int = 1
     """Environments stepped in lockstep by each worker, with one batched policy forward."""
-    total_steps: int = 300_000
-    """Stop after this many env steps (all workers together)."""
+    total_steps: int | None = None
+    """Stop after this many env steps (all workers together). Unset: 300,000, or no step limit when
+    ``--max-minutes`` is given (so the time budget, not the step count, ends the run)."""
     max_episodes: int | None = None
     """Stop after this many episodes (none: no limit)."""
     max_minutes: float | None = None
@@ -134,6 +139,13 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def step_limit(self) -> float:
+        """The env steps that end the run: ``total_steps`` if set, else none with ``max_minutes``, else 300,000."""
+        if self.total_steps is not None:
+            return self.total_steps
+        return math.inf if self.max_minutes is not None else DEFAULT_TOTAL_STEPS
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         """Rebuild from `to_dict` output (unknown keys, from another version, are dropped)."""
@@ -147,7 +159,7 @@ class RunConfig:
         checks = [
             (self.workers >= 1, "--workers must be at least 1"),
             (self.envs_per_worker >= 1, "--envs-per-worker must be at least 1"),
-            (self.total_steps >= 1, "--total-steps must be positive"),
+            (self.total_steps is None or self.total_steps >= 1, "--total-steps must be positive"),
             (self.max_episodes is None or self.max_episodes >= 1, "--max-episodes must be positive"),
             (
                 self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),

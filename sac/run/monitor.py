@@ -75,7 +75,10 @@ class Monitor:
         if cfg.progress and tty:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=cfg.total_steps, initial=start_steps, unit="step", dynamic_ncols=True)
+            limit = cfg.step_limit
+            self.bar = tqdm(
+                total=None if math.isinf(limit) else limit, initial=start_steps, unit="step", dynamic_ncols=True
+            )
 
     # -- events
     def on_episode(self, ep: EpisodeRecord) -> None:
@@ -108,7 +111,7 @@ class Monitor:
         if now - self._rate_mark[0] >= 2.0:
             self._write_rates(now, replay_size, demo_fraction)
         if self.bar is not None:
-            self.bar.n = min(env_steps, self.cfg.total_steps)
+            self.bar.n = min(env_steps, self.cfg.step_limit)
             self.bar.set_postfix_str(self._status(), refresh=False)
             self.bar.refresh()
         elif self.cfg.progress and now >= self._next_log:

@@ -428,7 +428,7 @@ class Run:
     def _limits_reached(self) -> bool:
         cfg, m = self.cfg, self.monitor
         return (
-            m.env_steps >= cfg.total_steps
+            m.env_steps >= cfg.step_limit
             or (cfg.max_episodes is not None and m.episodes >= cfg.max_episodes)
             or (cfg.max_minutes is not None and m.elapsed >= cfg.max_minutes * 60)
         )
@@ -439,7 +439,7 @@ class Run:
         self.backend.start()
         while True:
             self.stop.check()
-            self.backend.poll(0.1, until_steps=min(m.next_eval, m.next_ckpt, self.cfg.total_steps))
+            self.backend.poll(0.1, until_steps=min(m.next_eval, m.next_ckpt, self.cfg.step_limit))
             steps, updates, replay_size = self.backend.counters()
             m.on_counters(steps, updates, replay_size, demo_fraction)
             if self._periodic():
