@@ -41,6 +41,7 @@ def env_support(env_id: str) -> EnvSupport:
             module="grasp_env",
             group_key="object_type",
             alerts={"physics_reset": "physics state went non-finite; env rebuilt itself"},
+            stages=("is_touching", "is_grasped", "is_lifted"),
             demonstrations=collect_demonstrations,
             gui_kwargs={"headless": False, "render_mode": "human"},
             obs_layout=layout,
@@ -112,7 +113,19 @@ def run_eval(args: argparse.Namespace) -> int:
         + f" | seed block {result['block']}"
         + f" -> {result['out']}"
     )
+    if result.get("stages"):
+        print("episodes that got as far as " + stage_line(result["stages"], result["stages_by_type"], shown))
     return 0
+
+
+def stage_line(stages: dict[str, float], by_type: dict[str, dict[str, float]], per_type: bool) -> str:
+    """``touching 0.90, grasped 0.70, lifted 0.65 | cube 1.00/0.90/0.90, ...``: where the failing episodes stop."""
+    names = [key.removeprefix("is_") for key in stages]
+    line = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, stages.values()))
+    if per_type and by_type:
+        line += " | " + "/".join(names) + ": "
+        line += ", ".join(f"{t} " + "/".join(f"{v:.2f}" for v in s.values()) for t, s in by_type.items())
+    return line
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -141,7 +141,7 @@ class DiverseGraspEnv(GraspEnv):
         obs = self._bounded(values)
         if obs is None:
             return None
-        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), box_quat)
+        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), box_quat, (left, right))
 
     def _info(self, flags: dict[str, Any], physics_reset: bool) -> dict[str, Any]:
         """`GraspEnv`'s info plus `split`."""

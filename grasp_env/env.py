@@ -306,7 +306,7 @@ class GraspEnv(gym.Env):
         obs = self._bounded(values)
         if obs is None:
             return None
-        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat)
+        return obs, self.task.evaluate(reach, oz, error, (left_side, right_side), obj_quat, (left, right))
 
     def _bounded(self, values: tuple[float, ...]) -> np.ndarray | None:
         """The observation from its values clipped to the layout's bounds (kept as ``_last_values``); None when a
@@ -334,8 +334,9 @@ class GraspEnv(gym.Env):
         non-finite reaches a replay buffer.
         """
         self.reinit()
-        flags = {"is_success": False, "is_grasped": False, "is_lifted": False, "is_upright": False,
-                 "is_fallen": False, "reach_distance": 0.0, "yaw_error": 0.0, "lift": 0.0}  # fmt: skip
+        flags = {"is_success": False, "is_touching": False, "is_grasped": False, "is_lifted": False,
+                 "is_upright": False, "is_fallen": False, "reach_distance": 0.0, "yaw_error": 0.0,
+                 "lift": 0.0}  # fmt: skip
         last_obs = np.array(self._last_values, dtype=np.float32)
         return last_obs, self._last_reward, False, True, self._info(flags, physics_reset=True)
 

@@ -182,9 +182,11 @@ class TableTask:
         yaw_error: float,
         side_contacts: tuple[bool, bool],
         object_quat: tuple[float, float, float, float],
+        touches: tuple[bool, bool] = (False, False),
     ) -> dict[str, Any]:
         """Named flags and the distances the reward uses. Call once per control step (it counts held steps).
 
+        `is_touching`: a finger touches the object (`touches`: left, right, anywhere on the finger).
         `is_grasped`: both fingers press on the object from the sides. `is_lifted`: it is `lift_height` above its
         resting height, upright (see `UPRIGHT_COS`). `is_success`: grasped and lifted for `hold_steps` steps.
         """
@@ -195,6 +197,7 @@ class TableTask:
         self._held = self._held + 1 if (is_grasped and is_lifted) else 0
         return {
             "is_success": self._held >= self.hold_steps,
+            "is_touching": touches[0] or touches[1],
             "is_grasped": is_grasped,
             "is_lifted": is_lifted,
             "is_upright": is_upright,

@@ -81,3 +81,22 @@ def test_noisy_expert_is_reproducible_and_stays_in_bounds() -> None:
     actions_b = np.array([b.act(sample) for _ in range(20)])
     np.testing.assert_array_equal(actions_a, actions_b)
     assert actions_a.dtype == np.float32 and np.all(np.abs(actions_a) <= 1.0)
+
+
+@pytest.mark.parametrize("object_type", OBJECT_TYPES)
+def test_the_expert_touches_the_object_before_it_grips_it(object_type: str) -> None:
+    env = GraspEnv()
+    try:
+        obs, info = env.reset(seed=3, options={"object_type": object_type})
+        assert not info["is_touching"] and not info["is_grasped"], "the hand starts above the object"
+        expert, flags = ScriptedExpert(), []
+        for _ in range(50):
+            obs, _, terminated, truncated, info = env.step(expert.act(obs))
+            flags.append((info["is_touching"], info["is_grasped"], bool(obs[6] or obs[7])))
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+    touching, grasped, contact_obs = zip(*flags)
+    assert info["is_success"] and all(contact_obs[i] == touching[i] for i in range(len(flags)))
+    assert touching.index(True) <= grasped.index(True) and all(touching[i] for i, g in enumerate(grasped) if g)

@@ -205,3 +205,43 @@ def test_a_learner_alone_updates_as_the_actors_step() -> None:
     assert not worker.step(), "nothing owed until the actors step again"
     worker.close()
     assert port.reports and port.reports[-1]["qf_loss"] == pytest.approx(5.5)
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------
+
+
+class StagedEnv:
+    """Four steps per episode; even seeds are group "a" and grip at step 3 only (then let go), odd seeds "b" never
+    grip; every episode touches at step 2; seed 4 ends in success."""
+
+    def reset(self, seed: int):
+        self.seed, self.t = seed, 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        info = {
+            "group": "a" if self.seed % 2 == 0 else "b",
+            "is_touching": self.t == 2,
+            "is_grasped": self.seed % 2 == 0 and self.t == 3,
+            "is_success": self.seed == 4 and self.t == 4,
+        }
+        return np.zeros(1, np.float32), 0.0, info["is_success"], self.t == 4, info
+
+
+class ZeroPolicy:
+    def get_action(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        return np.zeros(1, np.float32)
+
+
+def test_evaluation_reports_how_far_the_episodes_got_per_group() -> None:
+    from sac.run.envs import EnvSupport, evaluate_policy
+
+    support = EnvSupport(group_key="group", stages=("is_touching", "is_grasped", "is_success"))
+    result = evaluate_policy(ZeroPolicy(), StagedEnv(), 5, seed=0, support=support)  # seeds 0..4: a b a b a
+    assert result["stages"] == {"is_touching": 1.0, "is_grasped": 0.6, "is_success": 0.2}, "true at some step"
+    assert result["stages_by_type"] == {
+        "a": {"is_touching": 1.0, "is_grasped": 1.0, "is_success": 1 / 3},
+        "b": {"is_touching": 1.0, "is_grasped": 0.0, "is_success": 0.0},
+    }
+    assert "stages" not in evaluate_policy(ZeroPolicy(), StagedEnv(), 2, seed=0, support=EnvSupport())

@@ -116,7 +116,13 @@ def test_eval_loads_checkpoint_and_writes_json(serial_run: Path, tmp_path: Path,
     assert result["episodes"] == 3
     assert 0.0 <= result["success_rate"] <= 1.0
     assert result["success_by_type"], "GraspEnv reports success per object type"
-    assert "success" in capsys.readouterr().out
+    stages = result["stages"]
+    assert list(stages) == ["is_touching", "is_grasped", "is_lifted"] and set(result["stages_by_type"]) == set(
+        result["success_by_type"]
+    )
+    assert stages["is_touching"] >= stages["is_grasped"] >= result["success_rate"], "each stage needs the last"
+    printed = capsys.readouterr().out
+    assert "success" in printed and "episodes that got as far as touching" in printed
 
 
 def test_eval_is_deterministic(serial_run: Path, tmp_path: Path) -> None:

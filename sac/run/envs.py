@@ -73,6 +73,9 @@ class EnvSupport:
     """Info key whose value at an episode's end groups episodes (success is reported per group)."""
     alerts: dict[str, str] = field(default_factory=dict)
     """Boolean info keys -> message logged when an episode ends with the key true."""
+    stages: tuple[str, ...] = ()
+    """Boolean info keys, in the order a task passes them (e.g. touching, grasped, lifted): evaluations report the
+    share of episodes in which each was true at some step, overall and per group, to show where failures stop."""
     demonstrations: DemoSource | None = None
     """A scripted expert's episodes (``--demos`` without ``--demo-file`` needs one)."""
     gui_kwargs: dict[str, Any] = field(default_factory=lambda: {"render_mode": "human"})
@@ -331,30 +334,47 @@ def evaluate_policy(
 
     Keys: ``success_rate``, ``mean_return``, ``mean_length``, ``episodes``, ``success_by_type`` (group -> success
     rate, when the env has a ``support.group_key``; ``per_object``: the counts behind it), ``seeds`` (first and
-    last), ``has_success`` (whether the env
-    reports ``info["is_success"]``; without it ``success_rate`` means nothing).
+    last), ``has_success`` (whether the env reports ``info["is_success"]``; without it ``success_rate`` means
+    nothing); with ``support.stages``, ``stages`` (key -> share of episodes in which ``info[key]`` was true at some
+    step) and ``stages_by_type`` (group -> the same).
     """
     returns, lengths, successes = [], [], []
     has_success = False
+    stage_keys = support.stages if support is not None else ()
     by_group: dict[str, list[bool]] = defaultdict(list)
+    reached: list[list[bool]] = []  # per episode, per stage key: true at some step
+    groups: list[str | None] = []
     for k in range(episodes):
         if should_stop is not None and should_stop():
             break
         obs, info = env.reset(seed=seed + k)
         total, steps, done = 0.0, 0, False
+        seen = [False] * len(stage_keys)
         while not done:
             action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             steps += 1
             done = terminated or truncated
+            for i, key in enumerate(stage_keys):
+                seen[i] = seen[i] or bool(info.get(key, False))
         has_success = has_success or "is_success" in info
         record = episode_record(total, steps, info, support)
         returns.append(record.reward)
         lengths.append(record.length)
         successes.append(record.success)
+        reached.append(seen)
+        groups.append(record.group)
         if record.group is not None:
             by_group[record.group].append(record.success)
+    stages: dict[str, Any] = {}
+    if stage_keys and reached:
+        share = np.mean(np.array(reached, dtype=float), axis=0)
+        stages["stages"] = {key: float(v) for key, v in zip(stage_keys, share)}
+        stages["stages_by_type"] = {
+            t: {key: float(v) for key, v in zip(stage_keys, np.mean([s for s, g in zip(reached, groups) if g == t], 0))}
+            for t in sorted(by_group)
+        }
     return {
         "episodes": len(successes),
         "seeds": [seed, seed + len(successes) - 1],
@@ -364,4 +384,5 @@ def evaluate_policy(
         "success_by_type": {t: float(np.mean(v)) for t, v in sorted(by_group.items())},
         "per_object": {t: {"successes": int(sum(v)), "episodes": len(v)} for t, v in sorted(by_group.items())},
         "has_success": has_success,
+        **stages,
     }

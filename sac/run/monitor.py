@@ -161,6 +161,8 @@ class Monitor:
         groups = result["success_by_type"] if len(result["success_by_type"]) <= MAX_GROUPS_SHOWN else {}
         for t, v in groups.items():
             w.add_scalar(f"eval/success_{t}", v, step)
+        for key, v in result.get("stages", {}).items():  # how far the episodes got: touching, grasped, ...
+            w.add_scalar(f"eval/stage_{key.removeprefix('is_')}", v, step)
         with open(self.run_dir / "eval.jsonl", "a") as f:
             f.write(json.dumps(result) + "\n")
         by_type = " ".join(f"{t} {v:.2f}" for t, v in groups.items())
