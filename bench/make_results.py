@@ -404,6 +404,24 @@ def critic_screen(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def failure_stages(d: Json) -> Rendered:
+    """bench/failure_stages.py: per run and object, how far the episodes got and the critic's start values."""
+    rows = []
+    for name, run in d["runs"].items():
+        for t, v in run["per_type"].items():
+            rows.append([
+                name, t, " / ".join(rate(x) for x in v["deterministic"].values()),
+                " / ".join(rate(x) for x in v["exploring"].values()),
+                " / ".join(f"{x:.1f}" for x in v["start_q"].values()),
+            ])  # fmt: skip
+    head = ["run", "object", "touched / grasped / lifted / success (deterministic)", "the same, exploring",
+            "min Q at the start: policy's action / toward the object / straight up"]  # fmt: skip
+    body = table(head, rows) + f"\n\n{d['episodes_per_type']} episodes per object type on evaluation seeds."
+    if d.get("note"):
+        body += " " + d["note"]
+    return body, d["date"], d["command"]
+
+
 def time_to_target(d: Json) -> Rendered:
     """bench/time_to_target.py: per variant the medians (min-max) to the target, then every run."""
 
@@ -487,6 +505,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
     ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
+    ("Learning without a teacher", "failure_stages_*", "where the failures stop, per object", failure_stages),
     (
         "Objects it has never seen",
         "diverse_training_*",

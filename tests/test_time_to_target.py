@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -76,3 +77,34 @@ def test_a_merge_refuses_two_protocols_or_a_seed_twice() -> None:
         ttt.merge([a, _part([3, 4], {"serial": [1, 2], "hogwild": [1, 2]}, eval_every=4000)], ["a.json", "b.json"])
     with pytest.raises(SystemExit, match="share training seeds"):
         ttt.merge([a, _part([2, 3, 4], {"serial": [1, 2, 3], "hogwild": [1, 2, 3]})], ["a.json", "b.json"])
+
+
+def test_the_failure_probe_scores_the_step_toward_the_object_and_straight_up() -> None:
+    import failure_stages
+    import torch
+
+    from grasp_env.env import OBS_DIM, OBS_SLICES
+
+    class Policy:  # every action dimension at tanh(0.5)
+        action_scale, action_bias = torch.ones(5), torch.zeros(5)
+
+        def __call__(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.full((len(s), 5), 0.5), torch.zeros(len(s), 5)
+
+    class Trainer:  # Q1 = the action's z, Q2 = its x + 10: min(Q1, Q2) tells which action was asked
+        policy_net = Policy()
+        soft_q_net1 = staticmethod(lambda s, a: a[:, 2:3])
+        soft_q_net2 = staticmethod(lambda s, a: a[:, 0:1] + 10)
+
+    state = np.zeros(OBS_DIM, np.float32)
+    state[OBS_SLICES["object_to_hand"]] = (0.06, 0.0, 0.01)  # the hand is 6 cm along x from the object, 1 cm above
+    q = failure_stages.start_q(Trainer(), [state])
+    assert q["toward_object"] == pytest.approx(-1 / 3) and q["straight_up"] == pytest.approx(1.0)
+    assert q["policy"] == pytest.approx(float(np.tanh(0.5)))
+
+
+def test_the_failure_command_leaves_the_note_out() -> None:
+    import failure_stages
+
+    argv = ["--run", "a=x", "--note", "a long note", "--name", "n", "--note=more"]
+    assert failure_stages.without_note(argv) == ["--run", "a=x", "--name", "n"]
