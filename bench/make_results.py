@@ -461,6 +461,15 @@ def time_to_target(d: Json) -> Rendered:
         + "\n\n"
         + table(["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"], runs)
     )
+    if d.get("parts"):  # a merge of invocations on disjoint seeds: each one's command reproduces its seeds
+        body += "\n\nMeasured in parts, each reproduced by its own command:\n\n" + "\n".join(
+            f"- seeds {', '.join(map(str, part['seeds']))}, {part['date']}"
+            + (f", commit {part['commit']}" if part.get("commit") else "")
+            + (f", one-thread matmul {part['matmul_gflops_one_thread_at_start']:.1f} GFLOP/s"
+               if part.get("matmul_gflops_one_thread_at_start") else "")
+            + f": `{part['command']}`"
+            for part in d["parts"]
+        )  # fmt: skip
     return body, d["date"], d["command"]
 
 
