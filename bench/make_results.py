@@ -461,15 +461,15 @@ def time_to_target(d: Json) -> Rendered:
         + "\n\n"
         + table(["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"], runs)
     )
-    if d.get("parts"):  # a merge of invocations on disjoint seeds: each one's command reproduces its seeds
-        body += "\n\nMeasured in parts, each reproduced by its own command:\n\n" + "\n".join(
+    if d.get("parts"):  # a merge of invocations on disjoint seeds: their commands reproduce it, one per part
+        body += "\n\nMeasured in parts (the commands above, in this order, then joined by the last):\n\n" + "\n".join(
             f"- seeds {', '.join(map(str, part['seeds']))}, {part['date']}"
             + (f", commit {part['commit']}" if part.get("commit") else "")
             + (f", one-thread matmul {part['matmul_gflops_one_thread_at_start']:.1f} GFLOP/s"
                if part.get("matmul_gflops_one_thread_at_start") else "")
-            + f": `{part['command']}`"
             for part in d["parts"]
         )  # fmt: skip
+        return body, d["date"], "\n".join([*(part["command"] for part in d["parts"]), d["command"]])
     return body, d["date"], d["command"]
 
 
@@ -562,7 +562,7 @@ def render() -> str:
             heading = head
         command = command or script_for(path)
         title = f"{path.stem}: {title}" if title else path.stem
-        out.append(section(title, [path], when([path], recorded), [command] if command else [], body))
+        out.append(section(title, [path], when([path], recorded), command.splitlines() if command else [], body))
     return "\n\n".join(part.strip() for part in out) + "\n"
 
 
