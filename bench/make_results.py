@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -379,6 +380,13 @@ def diverse_training(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def screen_plot(command: str) -> str | None:
+    """The file name of a screen's ``--plot`` when it lies in docs/ (linked from RESULTS.md beside it)."""
+    args = shlex.split(command)
+    name = next((Path(b).name for a, b in zip(args, args[1:]) if a == "--plot"), None)
+    return name if name and (ROOT / "docs" / name).is_file() else None
+
+
 def critic_screen(d: Json) -> Rendered:
     """bench/critic_screen.py: variants compared per env step, one seed each."""
     rows = []
@@ -398,6 +406,9 @@ def critic_screen(d: Json) -> Rendered:
     body = table(head, rows)
     if d.get("note"):
         body += "\n\n" + d["note"]
+    plot = screen_plot(d["command"])
+    if plot:
+        body += f"\n\n![success and Q loss against env steps]({plot})"
     commands = [r["command"] for r in d["runs"] if r.get("command")]
     if commands:
         body += "\n\nThe runs:\n\n```\n" + "\n".join(commands) + "\n```"
