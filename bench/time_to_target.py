@@ -52,10 +52,10 @@ PRESETS: dict[str, dict[str, str]] = {
     "parallel": {"serial": "--mode serial", "hogwild": "", "actor-learner": "--mode actor-learner"},
     # the critic variants of sac/config.py
     "critic": {
-        "plain": "",
-        "layer-norm": "--critic-layer-norm",
-        "n3": "--n-step 3",
-        "layer-norm-n3": "--critic-layer-norm --n-step 3",
+        "layer-norm": "",
+        "plain": "--no-critic-layer-norm",
+        "layer-norm-n3": "--n-step 3",
+        "plain-n3": "--no-critic-layer-norm --n-step 3",
     },
 }
 

@@ -137,8 +137,8 @@ def test_mismatched_dimensions(checkpoint: Path) -> None:
     wider = trained(hidden_dim=64)
     with pytest.raises(CheckpointError, match="policy_net does not match"):
         wider.load_from(checkpoint)
-    with pytest.raises(CheckpointError, match="was trained with critic_layer_norm False, not True"):
-        SACTrainer.load(checkpoint, config=SACConfig(hidden_dim=32, critic_layer_norm=True))
+    with pytest.raises(CheckpointError, match="was trained with critic_layer_norm True, not False"):
+        SACTrainer.load(checkpoint, config=SACConfig(hidden_dim=32, critic_layer_norm=False))
 
 
 def test_save_is_atomic(checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,7 @@ def _buffer(seed: int = 1) -> ReplayBuffer:
 
 def _pair(**cfg: object) -> tuple[SACTrainer, SACTrainer]:
     """Two trainers with the same weights, data and sampling seeds: autograd update, fused update."""
-    out = []
+    out, cfg = [], {"critic_layer_norm": False, **cfg}  # plain critics unless a test asks for LayerNorm
     for fused in (False, True):
         torch.manual_seed(0)
         config = SACConfig(hidden_dim=H, batch_size=B, fused_update=fused, **cfg)  # type: ignore[arg-type]
