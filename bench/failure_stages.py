@@ -7,7 +7,8 @@ For each run folder's ``best.pt``, and per object type (the episodes forced to t
 ``reset(options={"object_type": ...})``, on seeds no training run uses):
 
 - **deterministic stages**: the share of evaluation episodes in which a finger touched the object, both fingers
-  gripped it, it was lifted, and the success rate (``evaluate_policy`` with the env's ``stages``);
+  gripped it, it was lifted, and the success rate (the stages ``evaluate_policy`` reports, counted here by its
+  own loop because ``evaluate_policy`` cannot force the object type);
 - **exploring stages**: the same for the stochastic policy the run trains with, i.e. what its own data still
   shows it about this object;
 - **the critic at the start state**: min(Q1, Q2) of the policy's action, of a step straight toward the object
