@@ -2,7 +2,7 @@
 
     python bench/time_to_target.py --preset parallel                      # serial vs the default (hogwild), demos
     python bench/time_to_target.py --preset critic --no-demos --max-minutes 30
-    python bench/time_to_target.py --variant plain= --variant ln=--critic-layer-norm --seeds 0,1,2
+    python bench/time_to_target.py --variant ln= --variant plain=--no-critic-layer-norm --seeds 0,1,2
 
 The protocol, so that a comparison can be trusted on a shared, noisy machine:
 
@@ -25,7 +25,8 @@ The protocol, so that a comparison can be trusted on a shared, noisy machine:
 Writes ``bench/results/time_to_target_<name>_<date>.json`` (every run's summary and the per-variant medians) and
 prints a table. ``--merge A.json B.json --name NAME`` joins the files of one protocol measured on disjoint seeds
 (e.g. seeds 0-2 one day, 3-4 the next) into one, recomputing the medians and keeping each part's command, commit
-and machine speed.
+and machine speed. Parts must share the protocol and their variants the settings they ran (every run records its
+resolved config), whatever flags gave them.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
         "heldout_success": (summary.get("heldout") or {}).get("success_rate"),
         "q_loss_growth": q_loss_growth(q_losses(read_scalars(run_dir))),
         "process_s": process_s,
+        "settings": settings_of(summary["config"]),
         "curve": [(e["env_steps"], e["wall_time_s"], e["episodes"], e["success_rate"]) for e in evals],
     }
 
@@ -170,8 +172,56 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     return out
 
 
-MERGE_KEYS = ("target", "max_minutes", "eval_every", "no_demos", "variants")
-"""What the parts of a merged comparison must share: the protocol and the variants' flags."""
+MERGE_KEYS = ("target", "max_minutes", "eval_every", "no_demos")
+"""What the parts of a merged comparison must share: the protocol (and the variants, see `variant_settings`)."""
+
+PER_RUN_KEYS = ("seed", "run_dir", "resume")
+"""Config entries that differ between the runs of one variant by design."""
+
+
+def settings_of(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's resolved settings: its ``summary.json`` config, flattened (``sac.lr``), without per-run entries."""
+    flat = {k: v for k, v in config.items() if k != "sac" and k not in PER_RUN_KEYS}
+    flat.update({f"sac.{k}": v for k, v in config.get("sac", {}).items()})
+    return flat
+
+
+def variant_settings(part: dict[str, Any], label: str) -> dict[str, dict[str, Any]] | None:
+    """Each variant's resolved settings in one result file, or None if its runs do not record them.
+
+    The settings, not the flags, say what a variant is: the same flags mean another critic once a default changes
+    (``plain=`` named the plain critic until LayerNorm became the default), and different flags can mean the same.
+    """
+    if not all("settings" in run for run in part["runs"]):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for run in part["runs"]:
+        seen = out.setdefault(run["variant"], run["settings"])
+        if seen != run["settings"]:
+            diff = sorted(k for k in set(seen) | set(run["settings"]) if seen.get(k) != run["settings"].get(k))
+            raise SystemExit(f"{label}: the runs of {run['variant']!r} differ in {diff}")
+    return out
+
+
+def same_variants(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: str) -> None:
+    """Refuse two parts whose variants are not the same: by resolved settings where both record them, else flags.
+
+    Settings are compared on the keys both record (a config key added later, at a default that keeps the old
+    behaviour, does not split a comparison).
+    """
+    if set(a["variants"]) != set(b["variants"]):
+        raise SystemExit(f"{label_b}: variants {sorted(b['variants'])}, {label_a} has {sorted(a['variants'])}")
+    sa, sb = variant_settings(a, label_a), variant_settings(b, label_b)
+    if sa is None or sb is None:
+        if a["variants"] != b["variants"]:
+            va, vb = a["variants"], b["variants"]
+            raise SystemExit(f"{label_b}: variants {vb!r}, {label_a} has {va!r}: not one protocol")
+        return
+    for name in a["variants"]:
+        x, y = sa[name], sb[name]
+        diff = sorted(k for k in set(x) & set(y) if x[k] != y[k])
+        if diff:
+            raise SystemExit(f"{label_b}: variant {name!r} differs from {label_a}'s in {diff}: not one protocol")
 
 
 def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
@@ -181,6 +231,7 @@ def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
         for key in MERGE_KEYS:
             if part[key] != first[key]:
                 raise SystemExit(f"{label}: {key} is {part[key]!r}, {labels[0]} has {first[key]!r}: not one protocol")
+        same_variants(first, part, labels[0], label)
     seeds = [s for part in parts for s in part["seeds"]]
     if len(set(seeds)) != len(seeds):
         raise SystemExit(f"the parts share training seeds ({sorted(seeds)}): each seed must be measured once")
@@ -188,6 +239,7 @@ def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
     names = list(first["variants"])
     return {
         **{k: first[k] for k in ("what", *MERGE_KEYS)},
+        "variants": parts[-1]["variants"],  # the flags that give each variant today; each part keeps its own
         "date": max(part["date"] for part in parts),
         "command": "python bench/time_to_target.py --merge " + " ".join(labels),
         "machine": {
@@ -203,6 +255,7 @@ def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
                 "date": part["date"],
                 "command": part["command"],
                 "commit": part.get("commit"),
+                "variants": part["variants"],
                 "seeds": part["seeds"],
                 "matmul_gflops_one_thread_at_start": part["machine"].get("matmul_gflops_one_thread_at_start"),
             }

@@ -108,3 +108,32 @@ def test_the_failure_command_leaves_the_note_out() -> None:
 
     argv = ["--run", "a=x", "--note", "a long note", "--name", "n", "--note=more"]
     assert failure_stages.without_note(argv) == ["--run", "a=x", "--name", "n"]
+
+
+def _with_settings(part: dict, critic_layer_norm: dict[str, bool]) -> dict:
+    for run in part["runs"]:
+        run["settings"] = {"mode": "hogwild", "sac.critic_layer_norm": critic_layer_norm[run["variant"]]}
+    return part
+
+
+def test_a_merge_compares_what_the_variants_ran_not_their_flags() -> None:
+    # 'plain=' ran the plain critic before LayerNorm became the default; '--no-critic-layer-norm' runs it after
+    plain_serial = {"serial": False, "hogwild": True}
+    a = _with_settings(_part([0, 1, 2], {"serial": [1, 2, 3], "hogwild": [1, 2, 3]}), plain_serial)
+    b = _part([3, 4], {"serial": [1, 2], "hogwild": [1, 2]})
+    b["variants"] = {"serial": "--mode serial --no-critic-layer-norm", "hogwild": "--critic-layer-norm"}
+    m = ttt.merge([a, _with_settings(b, plain_serial)], ["a.json", "b.json"])
+    assert m["variants"] == b["variants"] and m["parts"][0]["variants"] == a["variants"]
+    # same flags, different critic: refused, naming the setting
+    c = _with_settings(_part([3, 4], {"serial": [1, 2], "hogwild": [1, 2]}), {"serial": True, "hogwild": True})
+    with pytest.raises(SystemExit, match=r"'serial' differs .*sac.critic_layer_norm"):
+        ttt.merge([a, c], ["a.json", "c.json"])
+    # a key only one part records (added to the config later) does not split the comparison
+    for run in b["runs"]:
+        run["settings"]["new_option"] = 1
+    assert len(ttt.merge([a, b], ["a.json", "b.json"])["runs"]) == 10
+
+
+def test_settings_of_flattens_the_config_without_per_run_entries() -> None:
+    config = {"seed": 3, "run_dir": "/x", "resume": None, "mode": "serial", "sac": {"lr": 3e-4, "n_step": 1}}
+    assert ttt.settings_of(config) == {"mode": "serial", "sac.lr": 3e-4, "sac.n_step": 1}
