@@ -62,7 +62,7 @@ def start_q(trainer: Any, states: list[np.ndarray]) -> dict[str, float]:
     toward = torch.cat([(-to_hand / MAX_STEP).clamp(-1, 1), torch.zeros(n, 1), torch.ones(n, 1)], dim=1)
     up = torch.tensor([[0.0, 0.0, 1.0, 0.0, 1.0]]).expand(n, 5)
     with torch.no_grad():
-        policy = torch.tanh(trainer.policy_net(s)[0]) * trainer.policy_net.action_scale + trainer.policy_net.action_bias
+        policy = torch.as_tensor(trainer.policy_net.get_action(s, deterministic=True))
 
         def q(a: torch.Tensor) -> float:
             return float(torch.min(trainer.soft_q_net1(s, a), trainer.soft_q_net2(s, a)).mean())

@@ -85,11 +85,10 @@ def test_the_failure_probe_scores_the_step_toward_the_object_and_straight_up() -
 
     from grasp_env.env import OBS_DIM, OBS_SLICES
 
-    class Policy:  # every action dimension at tanh(0.5)
-        action_scale, action_bias = torch.ones(5), torch.zeros(5)
-
-        def __call__(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return torch.full((len(s), 5), 0.5), torch.zeros(len(s), 5)
+    class Policy:  # every action dimension at tanh(0.5) when deterministic
+        def get_action(self, s: torch.Tensor, deterministic: bool = False) -> np.ndarray:
+            assert deterministic
+            return np.full((len(s), 5), np.tanh(0.5), np.float32)
 
     class Trainer:  # Q1 = the action's z, Q2 = its x + 10: min(Q1, Q2) tells which action was asked
         policy_net = Policy()
