@@ -40,6 +40,8 @@ def env_support(env_id: str) -> EnvSupport:
         return EnvSupport(
             module="grasp_env",
             group_key="object_type",
+            groups=() if diverse else grasp_env.OBJECT_TYPES,  # the diverse env's groups are hundreds of objects
+            group_option=None if diverse else "object_type",
             alerts={"physics_reset": "physics state went non-finite; env rebuilt itself"},
             stages=("is_touching", "is_grasped", "is_lifted"),
             demonstrations=collect_demonstrations,

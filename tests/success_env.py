@@ -33,3 +33,28 @@ class AlternatingEnv(gym.Env):
 
 if "Alternating-v0" not in gym.registry:
     gym.register("Alternating-v0", entry_point=AlternatingEnv)
+
+
+class TwoGroupEnv(gym.Env):
+    """Episodes of group "easy" succeed at their first step, those of "hard" are cut at their second, never
+    succeeding. ``reset(options={"kind": g})`` sets the group; otherwise the env draws one with even odds.
+    ``info["kind"]`` names it."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.kind = (options or {}).get("kind") or ("easy" if self.np_random.random() < 0.5 else "hard")
+        self.t = 0
+        return np.zeros(1, np.float32), {"kind": self.kind}
+
+    def step(self, action):
+        self.t += 1
+        success = self.kind == "easy"
+        info = {"is_success": success, "kind": self.kind}
+        return np.zeros(1, np.float32), float(success), success, not success and self.t == 2, info
+
+
+if "TwoGroup-v0" not in gym.registry:
+    gym.register("TwoGroup-v0", entry_point=TwoGroupEnv)

@@ -160,3 +160,39 @@ def test_the_runner_keeps_the_transitions_of_successful_episodes() -> None:
     assert reward.max() == pytest.approx(1.0) and len(runner.successes) == 0
     stored = runner.pending.take()
     assert len(stored[0]) == 3 + (5 - 1) + 3 + 1  # every episode reaches the replay buffer as before
+
+
+def test_group_balance_practises_the_groups_that_fail() -> None:
+    from sac.run.envs import GroupBalance
+
+    b = GroupBalance(("a", "b", "c"), rate=0.5, floor=0.2)
+    assert b.weights() == pytest.approx([1 / 3] * 3)  # nothing has succeeded yet: uniform
+    b.update("a", True)
+    b.update("a", True)
+    b.update("b", True)
+    b.update("nobody", True)  # an unknown group changes nothing
+    assert b.success == pytest.approx({"a": 0.75, "b": 0.5, "c": 0.0})
+    w = np.array([0.45, 0.7, 1.2])
+    assert b.weights() == pytest.approx(w / w.sum())
+    with pytest.raises(ValueError, match="floor"):
+        GroupBalance(("a",), floor=0.0)
+
+
+def test_the_runner_draws_the_failing_group_more_often() -> None:
+    import success_env  # noqa: F401  (registers TwoGroup-v0)
+
+    from sac.run.envs import EnvSupport
+
+    support = EnvSupport(group_key="kind", groups=("easy", "hard"), group_option="kind")
+
+    def kinds(balance: bool) -> list[str]:
+        runner = EnvRunner("TwoGroup-v0", n_envs=2, seed=0, support=support, balance_groups=balance)
+        done = []
+        while len(done) < 400:
+            done += [r.group for r in runner.step(np.zeros((2, 1), np.float32))]
+        return done[200:]  # once the success averages have settled (easy -> 1, hard -> 0)
+
+    assert kinds(False).count("hard") / 200 == pytest.approx(0.5, abs=0.1)  # the env's own draw
+    assert kinds(True).count("hard") / 200 == pytest.approx(1.2 / 1.4, abs=0.07)  # weights 1.2 : 0.2
+    with pytest.raises(ValueError, match="no groups to balance"):
+        EnvRunner("TwoGroup-v0", n_envs=1, seed=0, support=EnvSupport(group_key="kind"), balance_groups=True)

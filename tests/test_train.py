@@ -693,3 +693,12 @@ def test_success_replay_needs_learners_that_act(tmp_path: Path, capsys) -> None:
     argv = ["--mode", "actor-learner", "--success-replay", "1000", "--run-dir", str(tmp_path / "x")]
     assert train.main(argv) == 2
     assert "--success-replay needs --mode serial or hogwild" in capsys.readouterr().err
+
+
+def test_balance_groups_needs_an_env_with_groups(tmp_path: Path, capsys) -> None:
+    argv = ["--env", "Pendulum-v1", "--no-demos", "--balance-groups", "--run-dir", str(tmp_path / "x")]
+    assert train.main(argv) == 2
+    assert "--balance-groups: Pendulum-v1 has no groups to balance" in capsys.readouterr().err
+    support = train.env_support("GraspEnv-v0")
+    assert support.group_option == "object_type" and set(support.groups) == {"cube", "long_box", "cylinder", "dumbbell"}
+    assert not train.env_support("GraspEnv-Diverse-v0").groups  # hundreds of objects: not balanced

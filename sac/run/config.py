@@ -85,6 +85,10 @@ class RunConfig:
     demonstrations (or in their place with --no-demos) and sample them as --demo-fraction of every batch once a
     batch's worth is kept: RLPD's symmetric sampling with the agent's own successes. Serial and hogwild modes (the
     process that learns is the one that acts). 0: off."""
+    balance_groups: bool = False
+    """Draw each training episode's group (GraspEnv: the object type) with weight 1 - the group's recent training
+    success + 0.2, so the groups the policy fails on get more practice; evaluation still draws them as the env
+    does. Envs whose support names groups and a reset option that sets one."""
     replay_size: int = 1_000_000
     """Capacity of the shared replay buffer."""
     reinit_every: int = 20

@@ -71,6 +71,10 @@ class EnvSupport:
     """Module imported (in every process) before ``gymnasium.make``, so that it registers the id."""
     group_key: str | None = None
     """Info key whose value at an episode's end groups episodes (success is reported per group)."""
+    groups: tuple[str, ...] = ()
+    """The groups an episode can belong to, for ``--balance-groups`` (with ``group_option``)."""
+    group_option: str | None = None
+    """``reset(options={group_option: group})`` starts an episode of that group (``--balance-groups``)."""
     alerts: dict[str, str] = field(default_factory=dict)
     """Boolean info keys -> message logged when an episode ends with the key true."""
     stages: tuple[str, ...] = ()
@@ -233,6 +237,36 @@ def n_step_transitions(transitions: tuple[np.ndarray, ...], n: int, gamma: float
     return result
 
 
+class GroupBalance:
+    """Draws the group of each training episode so that the groups the policy fails on get more practice.
+
+    It keeps an exponential moving average of training success per group (weight ``rate`` for each new episode,
+    starting at 0) and draws the next group with weight ``1 - success + floor``: uniformly while nothing
+    succeeds, and a group that always fails gets ``(1 + floor) / floor`` times the episodes of one that always
+    succeeds. Evaluation does not use it: evaluation episodes are drawn by the env, as a user's are.
+    """
+
+    def __init__(self, groups: tuple[str, ...], rate: float = 0.05, floor: float = 0.2) -> None:
+        if not groups or not 0.0 < rate <= 1.0 or floor <= 0.0:
+            raise ValueError(f"GroupBalance needs groups, rate in (0, 1] and floor > 0 (got {groups}, {rate}, {floor})")
+        self.groups = tuple(groups)
+        self.rate, self.floor = rate, floor
+        self.success = dict.fromkeys(self.groups, 0.0)
+
+    def update(self, group: str | None, success: bool) -> None:
+        """Fold in one finished training episode (an unknown or missing group is ignored)."""
+        if group in self.success:
+            self.success[group] += self.rate * (float(success) - self.success[group])
+
+    def weights(self) -> np.ndarray:
+        """Probability of each group (in ``groups`` order) for the next episode."""
+        w = np.array([1.0 - self.success[g] + self.floor for g in self.groups])
+        return w / w.sum()
+
+    def draw(self, rng: np.random.Generator) -> str:
+        return self.groups[int(rng.choice(len(self.groups), p=self.weights()))]
+
+
 class EnvRunner:
     """Steps ``n_envs`` environments in lockstep so one batched policy forward serves them all.
 
@@ -240,7 +274,9 @@ class EnvRunner:
     physics world (sheds simulator drift). Transitions with non-finite values are dropped, never stored; a
     truncated step is stored with ``terminated=False`` (the critic bootstraps through a time limit). With
     ``n_step > 1`` each env's steps pass through an `NStepWindow` before they are stored. With ``keep_successes``
-    the stored transitions of every episode that ends in success are also gathered in ``successes``.
+    the stored transitions of every episode that ends in success are also gathered in ``successes``. With
+    ``balance_groups`` each episode's group is drawn by a `GroupBalance` (the env's support names the groups and
+    the reset option that sets one).
     """
 
     def __init__(
@@ -255,13 +291,22 @@ class EnvRunner:
         n_step: int = 1,
         gamma: float = 0.99,
         keep_successes: bool = False,
+        balance_groups: bool = False,
     ) -> None:
         self.support = support
+        self.balance: GroupBalance | None = None
+        if balance_groups:
+            if support is None or not support.groups or not support.group_option:
+                raise ValueError(f"--balance-groups: {env_id} has no groups to balance (its EnvSupport names none)")
+            self.balance = GroupBalance(support.groups)
         self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
         self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(self.envs[0])
         self.reinit_every = reinit_every
         self.rng = np.random.default_rng(seed)
-        self.obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(self.envs)]).astype(np.float32)
+        self.group_rng = np.random.default_rng([seed, 1])  # apart from the random actions' stream
+        self.obs = np.stack(
+            [env.reset(seed=seed + i, options=self._reset_options())[0] for i, env in enumerate(self.envs)]
+        ).astype(np.float32)
         self.ep_reward = np.zeros(n_envs)
         self.ep_length = np.zeros(n_envs, dtype=np.int64)
         self.episodes_done = 0
@@ -299,6 +344,8 @@ class EnvRunner:
             if terminated or truncated:
                 record = episode_record(self.ep_reward[i], self.ep_length[i], info, self.support)
                 finished.append(record)
+                if self.balance is not None:
+                    self.balance.update(record.group, record.success)
                 if record.success:
                     for transition in self.episode_rows[i]:
                         self.successes.add(*transition)
@@ -310,9 +357,15 @@ class EnvRunner:
                     reinit = getattr(env.unwrapped, "reinit", None)
                     if reinit is not None:
                         reinit()
-                next_obs, _ = env.reset()
+                next_obs, _ = env.reset(options=self._reset_options())
             self.obs[i] = next_obs
         return finished
+
+    def _reset_options(self) -> dict[str, Any] | None:
+        if self.balance is None:
+            return None
+        assert self.support is not None and self.support.group_option
+        return {self.support.group_option: self.balance.draw(self.group_rng)}
 
     def close(self) -> None:
         for env in self.envs:

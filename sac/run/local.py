@@ -150,6 +150,7 @@ class WorkerSpec:
     n_step: int
     gamma: float
     success_replay: int
+    balance_groups: bool
     push_every: int
     publish_every: int
     log_every: int
@@ -264,7 +265,7 @@ def spec_runner(spec: WorkerSpec, learns: bool) -> EnvRunner:
     return EnvRunner(
         spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
         max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
-        keep_successes=learns and spec.success_replay > 0,
+        keep_successes=learns and spec.success_replay > 0, balance_groups=spec.balance_groups,
     )  # fmt: skip
 
 
@@ -373,6 +374,7 @@ class LocalBackend:
             n_step=cfg.sac.n_step,
             gamma=cfg.sac.gamma,
             success_replay=cfg.success_replay,
+            balance_groups=cfg.balance_groups,
             push_every=cfg.push_every,
             publish_every=cfg.publish_every,
             log_every=cfg.log_every,

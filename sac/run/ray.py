@@ -282,6 +282,7 @@ class RayActor:
         self.runner = EnvRunner(
             spec["env_id"], spec["envs_per_worker"], seed=seed, support=spec["support"],
             max_steps=spec["max_steps"], reinit_every=spec["reinit_every"], n_step=spec["n_step"], gamma=spec["gamma"],
+            balance_groups=spec["balance_groups"],
         )  # fmt: skip
         self.policy = GaussianPolicy(**policy_args)
         self.version = 0
@@ -477,7 +478,7 @@ class RayBackend:
                 "envs_per_worker": cfg.envs_per_worker, "explore_steps": run.explore_steps,
                 "pacer": run.pacer(separate_learner=True), "deterministic": cfg.deterministic,
                 "reinit_every": cfg.reinit_every, "push_every": cfg.push_every, "seed": worker_seed(cfg.seed, i),
-                "n_step": cfg.sac.n_step, "gamma": cfg.sac.gamma,
+                "n_step": cfg.sac.n_step, "gamma": cfg.sac.gamma, "balance_groups": cfg.balance_groups,
             }  # fmt: skip
             self.actors[i] = actor_cls.options(
                 name=f"{name}-actor-{i}", max_restarts=cfg.max_restarts, max_task_retries=0, **self.actor_options

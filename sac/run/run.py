@@ -511,6 +511,8 @@ def train(
     cfg.validate()
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
+    if cfg.balance_groups and not (support.groups and support.group_option):
+        raise ValueError(f"--balance-groups: {cfg.env} has no groups to balance (only envs whose support names them)")
     stop = StopRequest()
     previous = {}
     if _in_main_thread():
