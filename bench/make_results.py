@@ -478,6 +478,8 @@ def time_to_target(d: Json) -> Rendered:
             + (f", commit {part['commit']}" if part.get("commit") else "")
             + (f", one-thread matmul {part['matmul_gflops_one_thread_at_start']:.1f} GFLOP/s"
                if part.get("matmul_gflops_one_thread_at_start") else "")
+            + (", flags then: " + ", ".join(f"{k} `{v or '(none)'}`" for k, v in part["variants"].items())
+               if part.get("variants", d["variants"]) != d["variants"] else "")
             for part in d["parts"]
         )  # fmt: skip
         return body, d["date"], "\n".join([*(part["command"] for part in d["parts"]), d["command"]])

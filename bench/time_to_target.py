@@ -337,7 +337,7 @@ def main() -> None:
         if not args.name:
             raise SystemExit("--merge needs --name (the merged file's name part)")
         paths = [Path(f) for f in args.merge]
-        merged = merge([json.loads(f.read_text()) for f in paths], [f.name for f in paths])
+        merged = merge([json.loads(f.read_text()) for f in paths], list(args.merge))
         merged["command"] += f" --name {args.name}"
         out = ROOT / "bench" / "results" / f"time_to_target_{args.name}_{merged['date']}.json"
         if out.resolve() in {f.resolve() for f in paths}:

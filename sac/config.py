@@ -25,8 +25,9 @@ class SACConfig:
     """Width of the two hidden layers of the policy and of each Q network."""
     critic_layer_norm: bool = True
     """LayerNorm after each hidden layer of the Q networks (RLPD, Ball et al. 2023): keeps the critics from
-    diverging when they learn from their own experience, and reached 90% sooner with demonstrations
-    (bench/time_to_target.py and the headline compare; ``--no-critic-layer-norm`` for plain critics)."""
+    diverging when they learn from their own experience; with demonstrations it reached 90% sooner on most seeds
+    and never much later (bench/time_to_target.py, critic-demos-5seeds; ``--no-critic-layer-norm`` for plain
+    critics)."""
     lr: float = 3e-4
     """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
     alpha_lr: float = 3e-4
