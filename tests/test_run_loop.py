@@ -245,3 +245,27 @@ def test_evaluation_reports_how_far_the_episodes_got_per_group() -> None:
         "b": {"is_touching": 1.0, "is_grasped": 0.0, "is_success": 0.0},
     }
     assert "stages" not in evaluate_policy(ZeroPolicy(), StagedEnv(), 2, seed=0, support=EnvSupport())
+
+
+def test_the_monitor_shows_training_success_and_share_per_group(tmp_path) -> None:
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from sac.run.config import RunConfig
+    from sac.run.envs import EnvSupport
+    from sac.run.monitor import Monitor
+
+    support = EnvSupport(group_key="kind", groups=("easy", "hard"), group_option="kind")
+    m = Monitor(RunConfig(progress=False), tmp_path, support, 0, 0, time.perf_counter())
+    for i, (group, success) in enumerate([("easy", True), ("hard", False), ("hard", True), ("hard", False)]):
+        m.env_steps = i
+        m.on_episode(EpisodeRecord(1.0, 3, success, group, ()))
+    m.on_episode(EpisodeRecord(1.0, 3, True, None, ()))  # no group: counted overall only
+    m.close()
+    acc = EventAccumulator(str(tmp_path))
+    acc.Reload()
+    last = {tag: acc.Scalars(tag)[-1].value for tag in acc.Tags()["scalars"]}
+    assert last["train/success_easy"] == 1.0 and last["train/success_hard"] == pytest.approx(1 / 3)
+    assert last["train/share_easy"] == 0.25 and last["train/share_hard"] == 0.75
+    assert last["train/success_rate"] == pytest.approx(3 / 5)

@@ -1,6 +1,7 @@
 """The main process's view of a run: TensorBoard, the progress line, evaluation records.
 
-TensorBoard tags: ``train/*`` (reward, avg_reward, steps, success, success_rate, alpha, entropy, ...),
+TensorBoard tags: ``train/*`` (reward, avg_reward, steps, success, success_rate, alpha, entropy, ...; for envs
+whose support names groups, success_<group> and share_<group> of the last training episodes),
 ``loss/*`` (each loss and its running average ``avg_*``), ``perf/*`` (fps, updates_per_s, updates,
 replay_size) and ``eval/*`` (success, return, length, success per group).
 """
@@ -53,6 +54,9 @@ class Monitor:
         self.startup_s = self.t0 - started
         self.rewards: deque[float] = deque(maxlen=100)
         self.successes: deque[float] = deque(maxlen=100)
+        # per group the support names (few): training success and share of the last 100 episodes of any group
+        self.group_successes: dict[str, deque[float]] = {g: deque(maxlen=100) for g in support.groups}
+        self.recent_groups: deque[str] = deque(maxlen=100)
         self.losses: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=100))
         self.episodes = start_eps
         self.env_steps = start_steps
@@ -91,6 +95,12 @@ class Monitor:
         w.add_scalar("train/steps", ep.length, step)
         w.add_scalar("train/success", float(ep.success), step)
         w.add_scalar("train/success_rate", float(np.mean(self.successes)), step)
+        if ep.group in self.group_successes:
+            self.group_successes[ep.group].append(float(ep.success))
+            self.recent_groups.append(ep.group)
+            w.add_scalar(f"train/success_{ep.group}", float(np.mean(self.group_successes[ep.group])), step)
+            for g in self.group_successes:
+                w.add_scalar(f"train/share_{g}", self.recent_groups.count(g) / len(self.recent_groups), step)
         for key in ep.alerts:
             self.log(f"episode {self.episodes}: {self.support.alerts.get(key, key)}")
 
