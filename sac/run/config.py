@@ -88,7 +88,9 @@ class RunConfig:
     balance_groups: bool = False
     """Draw each training episode's group (GraspEnv: the object type) with weight 1 - the group's recent training
     success + 0.2, so the groups the policy fails on get more practice; evaluation still draws them as the env
-    does. Envs whose support names groups and a reset option that sets one."""
+    does. Envs whose support names groups and a reset option that sets one. On GraspEnv without demonstrations it
+    did not help (bench/results/critic_screen_no-demos-balance-s1_*.json): while every group mostly fails, the
+    mix barely moves."""
     replay_size: int = 1_000_000
     """Capacity of the shared replay buffer."""
     reinit_every: int = 20
