@@ -44,7 +44,9 @@ class SACConfig:
     batch_size: int = 128
     """Transitions per gradient update. 128 since 2026-11-30: half the update's cost, so more env steps per second,
     and the stop rule ended sooner at the same held-out success (bench/results/headline_plateau-batch128_*.json
-    against headline_plateau-layer-norm_*; time to 90% over 5 seeds: time_to_target_batch_*)."""
+    against headline_plateau-layer-norm_*; time to 90% over 5 seeds: time_to_target_batch_*). Without
+    demonstrations one seed learned less per env step at 128 and about as much per minute
+    (critic_screen_no-demos-batch128-s1_*)."""
     reward_scale: float = 1.0
     """Plain multiplier on rewards in the critic target (no normalisation); like dividing a fixed alpha by it."""
     auto_entropy: bool = True
