@@ -237,6 +237,13 @@ def n_step_transitions(transitions: tuple[np.ndarray, ...], n: int, gamma: float
     return result
 
 
+def balanced_groups(env_id: str, support: EnvSupport | None) -> tuple[str, ...]:
+    """The groups ``--balance-groups`` draws from; a clear error for an env whose support names none."""
+    if support is None or not support.groups or not support.group_option:
+        raise ValueError(f"--balance-groups: {env_id} has no groups to balance (only envs whose support names them)")
+    return support.groups
+
+
 class GroupBalance:
     """Draws the group of each training episode so that the groups the policy fails on get more practice.
 
@@ -296,9 +303,7 @@ class EnvRunner:
         self.support = support
         self.balance: GroupBalance | None = None
         if balance_groups:
-            if support is None or not support.groups or not support.group_option:
-                raise ValueError(f"--balance-groups: {env_id} has no groups to balance (its EnvSupport names none)")
-            self.balance = GroupBalance(support.groups)
+            self.balance = GroupBalance(balanced_groups(env_id, support))
         self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
         self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(self.envs[0])
         self.reinit_every = reinit_every

@@ -27,6 +27,7 @@ import numpy as np
 from sac.run.config import RunConfig, given_by_value, resolve
 from sac.run.envs import (
     EnvSupport,
+    balanced_groups,
     demo_seed,
     env_dims,
     eval_seed,
@@ -511,8 +512,8 @@ def train(
     cfg.validate()
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
-    if cfg.balance_groups and not (support.groups and support.group_option):
-        raise ValueError(f"--balance-groups: {cfg.env} has no groups to balance (only envs whose support names them)")
+    if cfg.balance_groups:
+        balanced_groups(cfg.env, support)  # the error before any process starts, not in a worker
     stop = StopRequest()
     previous = {}
     if _in_main_thread():
