@@ -114,11 +114,15 @@ class GaussianPolicy(nn.Module):
         mean_action = torch.tanh(mean) * self.action_scale + self.action_bias
         return action, log_prob, mean_action
 
-    def get_action(self, state: np.ndarray | torch.Tensor, deterministic: bool = False) -> np.ndarray:
+    def get_action(
+        self, state: np.ndarray | torch.Tensor, deterministic: bool = False, noise: np.ndarray | None = None
+    ) -> np.ndarray:
         """Action(s) for acting in an environment: float32 numpy within the action bounds.
 
         ``state`` is one observation ``(state_dim,)`` -> ``(action_dim,)``, or a batch ``(n, state_dim)`` ->
-        ``(n, action_dim)``. ``deterministic=True`` gives the squashed mean. Draws from torch's global RNG.
+        ``(n, action_dim)``. ``deterministic=True`` gives the squashed mean. The standard-normal ``eps`` of
+        ``mean + std * eps`` is ``noise`` if given (same shape as the actions: e.g. `sac.noise.ColoredNoise`),
+        else drawn from torch's global RNG.
         """
         with torch.inference_mode():
             s = torch.as_tensor(state, dtype=torch.float32, device=self.action_scale.device)
@@ -126,7 +130,11 @@ class GaussianPolicy(nn.Module):
             if single:
                 s = s.unsqueeze(0)
             mean, log_std = self(s)
-            u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+            if deterministic:
+                u = mean
+            else:
+                eps = torch.randn_like(mean) if noise is None else torch.as_tensor(noise, dtype=mean.dtype)
+                u = mean + log_std.exp() * eps.reshape(mean.shape).to(mean.device)
             action = torch.tanh(u) * self.action_scale + self.action_bias
             # tanh may round to exactly +-1; keep float rounding of scale/bias inside the bounds too.
             action = torch.max(torch.min(action, self.action_high), self.action_low)

@@ -472,6 +472,7 @@ def test_input_files_are_checked_against_the_env_before_any_worker(case: str, tm
         (["--replay-size", "10", "--batch-size", "32"], "--replay-size (10) must hold at least one batch"),
         (["--max-minutes", "-1"], "--max-minutes must be a positive number"),
         (["--max-restarts", "-1"], "--max-restarts must be >= 0"),
+        (["--noise-beta", "-1"], "--noise-beta must be a number >= 0"),
         (["--device", "cuda"], "CUDA is not available" if not torch.cuda.is_available() else "hogwild shares"),
         (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--fps", "0"], "--fps must be at least 1"),
         (["render", "--checkpoint", "x.pt", "--video", "v.mp4", "--episodes", "0"], "--episodes must be at least 1"),

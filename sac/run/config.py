@@ -91,6 +91,11 @@ class RunConfig:
     does. Envs whose support names groups and a reset option that sets one. On GraspEnv without demonstrations it
     did not help (bench/results/critic_screen_no-demos-balance-s1_*.json): while every group mostly fails, the
     mix barely moves."""
+    noise_beta: float = 0.0
+    """Exploration noise of the acting policy: 0 draws it afresh at every step (plain SAC); above 0 it is
+    colored, its spectrum falling as 1/f^beta over each episode (1: pink, 2: red), so a hand keeps moving one way
+    and a gripper stays closed for several steps (Eberhard et al. 2023; sac/noise.py). Every step's noise is still
+    a standard normal: the policy and the update are unchanged."""
     replay_size: int = 1_000_000
     """Capacity of the shared replay buffer."""
     reinit_every: int = 20
@@ -181,6 +186,7 @@ class RunConfig:
                 f"--replay-size ({self.replay_size}) must hold at least one batch (--batch-size {self.sac.batch_size})",
             ),
             (self.success_replay >= 0, "--success-replay must be >= 0"),
+            (math.isfinite(self.noise_beta) and self.noise_beta >= 0, "--noise-beta must be a number >= 0"),
             (
                 not self.success_replay or (self.backend == "local" and self.mode in ("serial", "hogwild")),
                 "--success-replay needs --mode serial or hogwild on the local backend (its learners must act)",

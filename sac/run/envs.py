@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from sac.noise import ColoredNoise
+
 # -- seeds: every formula once -----------------------------------------------------------------------------
 
 EVAL_SEED_OFFSET = 1_000_000
@@ -283,7 +285,8 @@ class EnvRunner:
     ``n_step > 1`` each env's steps pass through an `NStepWindow` before they are stored. With ``keep_successes``
     the stored transitions of every episode that ends in success are also gathered in ``successes``. With
     ``balance_groups`` each episode's group is drawn by a `GroupBalance` (the env's support names the groups and
-    the reset option that sets one).
+    the reset option that sets one). With ``noise_beta > 0`` the policy explores with colored noise
+    (`sac.noise.ColoredNoise`, one fresh sequence per episode) instead of drawing white noise at every step.
     """
 
     def __init__(
@@ -299,6 +302,7 @@ class EnvRunner:
         gamma: float = 0.99,
         keep_successes: bool = False,
         balance_groups: bool = False,
+        noise_beta: float = 0.0,
     ) -> None:
         self.support = support
         self.balance: GroupBalance | None = None
@@ -321,6 +325,10 @@ class EnvRunner:
         self.episode_rows: list[list[tuple]] = [[] for _ in range(n_envs)]
         self.successes = _Pending()
         self.dropped = 0
+        self.noise: ColoredNoise | None = None
+        if noise_beta > 0:
+            horizon = max_steps or getattr(self.envs[0].spec, "max_episode_steps", None) or 1000
+            self.noise = ColoredNoise(noise_beta, n_envs, self.action_dim, horizon, np.random.default_rng([seed, 2]))
 
     @property
     def n_envs(self) -> int:
@@ -328,6 +336,11 @@ class EnvRunner:
 
     def random_actions(self) -> np.ndarray:
         return self.rng.uniform(self.action_low, self.action_high, (self.n_envs, self.action_dim)).astype(np.float32)
+
+    def exploration_noise(self) -> np.ndarray | None:
+        """The policy's standard-normal noise for this step of every env (colored, ``noise_beta > 0``), or None:
+        the policy draws its own white noise."""
+        return None if self.noise is None else self.noise.next()
 
     def step(self, actions: np.ndarray) -> list[EpisodeRecord]:
         """Step every env once with ``actions[i]``; return the episodes that ended."""
@@ -355,6 +368,8 @@ class EnvRunner:
                     for transition in self.episode_rows[i]:
                         self.successes.add(*transition)
                 self.episode_rows[i] = []
+                if self.noise is not None:
+                    self.noise.reset(i)
                 self.ep_reward[i] = 0.0
                 self.ep_length[i] = 0
                 self.episodes_done += 1

@@ -151,6 +151,7 @@ class WorkerSpec:
     gamma: float
     success_replay: int
     balance_groups: bool
+    noise_beta: float
     push_every: int
     publish_every: int
     log_every: int
@@ -266,6 +267,7 @@ def spec_runner(spec: WorkerSpec, learns: bool) -> EnvRunner:
         spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
         max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
         keep_successes=learns and spec.success_replay > 0, balance_groups=spec.balance_groups,
+        noise_beta=spec.noise_beta,
     )  # fmt: skip
 
 
@@ -375,6 +377,7 @@ class LocalBackend:
             gamma=cfg.sac.gamma,
             success_replay=cfg.success_replay,
             balance_groups=cfg.balance_groups,
+            noise_beta=cfg.noise_beta,
             push_every=cfg.push_every,
             publish_every=cfg.publish_every,
             log_every=cfg.log_every,

@@ -163,7 +163,11 @@ class Worker:
         if self.port.total_steps() < self.explore_steps:
             actions = runner.random_actions()
         else:
-            actions = self.policy.get_action(runner.obs, deterministic=self.deterministic)
+            noise = None if self.deterministic else runner.exploration_noise()
+            if noise is None:
+                actions = self.policy.get_action(runner.obs, deterministic=self.deterministic)
+            else:
+                actions = self.policy.get_action(runner.obs, noise=noise)
             actions = np.asarray(actions, dtype=np.float32).reshape(runner.n_envs, -1)
         finished = runner.step(actions)
         if len(runner.successes) and self.trainer is not None:  # --success-replay: beside the demonstrations

@@ -282,7 +282,7 @@ class RayActor:
         self.runner = EnvRunner(
             spec["env_id"], spec["envs_per_worker"], seed=seed, support=spec["support"],
             max_steps=spec["max_steps"], reinit_every=spec["reinit_every"], n_step=spec["n_step"], gamma=spec["gamma"],
-            balance_groups=spec["balance_groups"],
+            balance_groups=spec["balance_groups"], noise_beta=spec["noise_beta"],
         )  # fmt: skip
         self.policy = GaussianPolicy(**policy_args)
         self.version = 0
@@ -479,6 +479,7 @@ class RayBackend:
                 "pacer": run.pacer(separate_learner=True), "deterministic": cfg.deterministic,
                 "reinit_every": cfg.reinit_every, "push_every": cfg.push_every, "seed": worker_seed(cfg.seed, i),
                 "n_step": cfg.sac.n_step, "gamma": cfg.sac.gamma, "balance_groups": cfg.balance_groups,
+                "noise_beta": cfg.noise_beta,
             }  # fmt: skip
             self.actors[i] = actor_cls.options(
                 name=f"{name}-actor-{i}", max_restarts=cfg.max_restarts, max_task_retries=0, **self.actor_options
