@@ -88,6 +88,9 @@ class FakeRunner:
         self.random_calls += 1
         return np.zeros((self.n_envs, 2), np.float32)
 
+    def exploration_noise(self) -> None:
+        return None  # white: the policy draws its own
+
     def step(self, actions: np.ndarray) -> list[EpisodeRecord]:
         finished = []
         for i in range(self.n_envs):
