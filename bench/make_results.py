@@ -553,8 +553,9 @@ def render() -> str:
     curves = (
         "![learning curves](learning_curves.png)\n\n`docs/learning_curves.png`: eval success against env steps and "
         "wall-clock, drawn by `python bench/plot_curves.py --results "
-        "bench/results/headline_plateau-batch128_2026-11-30.json:demos --results "
-        "bench/results/headline.json:no-demos`: with demonstrations, the defaults (batch 128, LayerNorm critics) "
+        "bench/results/headline_plateau-pink_2026-11-30.json:demos --results "
+        "bench/results/headline.json:no-demos`: with demonstrations, the defaults (batch 128, LayerNorm critics, pink "
+        "exploration noise) "
         "with the stop rule on a slow day (2026-11-30, one-thread matmul at 35 GFLOP/s); without, the 300,000-step "
         "runs of 2026-11-23 (plain critics, batch 256, on a day about 3x faster: compare them in env steps, not "
         "minutes)."

@@ -1,7 +1,7 @@
 """Learning curves from headline results: eval success against env steps and against wall-clock.
 
     python bench/plot_curves.py \
-        --results bench/results/headline_plateau-batch128_2026-11-30.json:demos \
+        --results bench/results/headline_plateau-pink_2026-11-30.json:demos \
         --results bench/results/headline.json:no-demos                    # -> docs/learning_curves.png
 
 ``--results FILE[:CONDITION]`` (repeatable): a results file whose ``runs`` is either a list of run summaries (one
