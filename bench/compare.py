@@ -146,7 +146,9 @@ def no_grad_cost(repeats: int = 9, iters: int = 50, hidden: int = 128, batch: in
     from sac import ReplayBuffer, SACConfig, SACTrainer
 
     torch.set_num_threads(1)
-    obs_dim, act_dim = 33, 5
+    from grasp_env import OBS_DIM
+
+    obs_dim, act_dim = OBS_DIM, 5
     rng = np.random.default_rng(0)
     buf = ReplayBuffer(10_000, obs_dim, act_dim, seed=0)
     n = 5000

@@ -6,11 +6,11 @@
 The issue behind it: a new critic default must either run in the fused update (sac/fused.py) or step aside to the
 autograd one where that is faster. For each variant of `SACConfig` (plain, LayerNorm critics, n-step returns,
 both) and each path (``fused_update`` on and off) it builds the package's `SACTrainer` at the training defaults
-(hidden 128, batch 256, GraspEnv's 33 / 5 dims, one thread) and times its ``update()`` interleaved with the
-reference 256^3 matmul (`sac_speed.paired_rate`), so every reading is updates/s over the GFLOP/s measured in
-the same moments. Rounds go through all variant x path pairs in a rotated order; the tables give medians over
-rounds of updates/s and of "updates per matmul TFLOP" (updates/s / peak GFLOP/s x 1000: the machine-independent
-figure), and the fused/autograd ratio of each variant's medians.
+(hidden 128, batch 256, 33 / 5 dims: GraspEnv's until 2026-11-30; one thread) and times its ``update()``
+interleaved with the reference 256^3 matmul (`sac_speed.paired_rate`), so every reading is updates/s over the
+GFLOP/s measured in the same moments. Rounds go through all variant x path pairs in a rotated order; the tables
+give medians over rounds of updates/s and of "updates per matmul TFLOP" (updates/s / peak GFLOP/s x 1000: the
+machine-independent figure), and the fused/autograd ratio of each variant's medians.
 """
 
 from __future__ import annotations

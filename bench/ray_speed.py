@@ -64,7 +64,9 @@ def broadcast_cost(hidden: int = 128, repeats: int = 200, push_every: int = 64) 
 
     ray = require_ray()
 
-    obs_dim, act_dim = 33, 5
+    from grasp_env import OBS_DIM
+
+    obs_dim, act_dim = OBS_DIM, 5
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         learner_cls, _ = remote_classes(ray)
@@ -202,7 +204,9 @@ def cross_node_costs(address: str, worker_nodes: int, hidden: int, push_every: i
     from sac.run.ray import remote_classes, require_ray
 
     ray = require_ray()
-    obs_dim, act_dim = 33, 5
+    from grasp_env import OBS_DIM
+
+    obs_dim, act_dim = OBS_DIM, 5
     ray.init(address=address, log_to_driver=False, configure_logging=False)
     try:
         learner_cls, _ = remote_classes(ray)

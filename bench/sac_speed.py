@@ -353,7 +353,9 @@ def package_only_subprocess(args: argparse.Namespace, env_extra: dict[str, str])
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--state-dim", type=int, default=33, help="GraspEnv's observation size")
+    ap.add_argument(
+        "--state-dim", type=int, default=33, help="observation size (33: GraspEnv's until 2026-11-30, 29 since)"
+    )
     ap.add_argument("--action-dim", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--batch", type=int, default=256)

@@ -193,7 +193,9 @@ def main() -> int:
         proc.wait()
         log.close()
     summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
-    obs_dim = 33
+    from grasp_env import OBS_DIM
+
+    obs_dim = OBS_DIM
     transition_bytes = (2 * obs_dim + 5 + 2) * 4
     result = {
         "date": date,

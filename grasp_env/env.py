@@ -13,7 +13,7 @@ slot  meaning
 4     gripper: the target opening, `(a + 1) / 2 * 8 cm`: +1 opens fully, -1 closes fully (squeezes what it holds)
 ====  ==========================================================================================================
 
-Observation, `Box(float32, (33,))` with finite bounds (values are clipped into them); `OBS_SLICES` names the slots:
+Observation, `Box(float32, (29,))` with finite bounds (values are clipped into them); `OBS_SLICES` names the slots:
 
 ==================  ======  ===============================================================================
 name                slots   meaning (metres, radians, m/s, rad/s; world frame, table top at z = 0)
@@ -29,10 +29,15 @@ object_lin_vel      16-18   object linear velocity
 object_ang_vel      19-21   object angular velocity
 object_to_hand      22-24   hand_pos - object_pos
 object_size         25-27   object bounding-box extents along its local x, y, z (after the size scale)
-object_type         28-31   one-hot over `OBJECT_TYPES` = (cube, long_box, cylinder, dumbbell)
-grasp_yaw_error     32      hand yaw change to the nearest yaw that grasps the object, given its symmetry
+grasp_yaw_error     28      hand yaw change to the nearest yaw that grasps the object, given its symmetry
                             (cube: quarter turn, long box and dumbbell: half turn, cylinder: any -> 0)
 ==================  ======  ===============================================================================
+
+The observation names no object type: the shapes differ in what the policy sees of them (their size and the
+symmetry folded into `grasp_yaw_error`), so what is learned on one carries over to the others. A one-hot type label
+(slots 28-31 until 2026-11-30) let the critics file a shape the policy had not yet grasped under a value of its own:
+without demonstrations a run that learned the other three shapes never touched the cylinder, and the same checkpoint
+grasped cylinders when told they were cubes (bench/results/critic_screen_no-demos-notype_*.json).
 
 Episodes start with the object at rest and the open hand pointing down at (0.5, 0, 0.22) m +-2 cm per axis,
 yaw +-0.2 rad. Reward, success and failure are the task's (`grasp_env.task`). `terminated` is true on success or
@@ -76,10 +81,9 @@ OBS_SLICES: dict[str, slice] = {
     "object_ang_vel": slice(19, 22),
     "object_to_hand": slice(22, 25),
     "object_size": slice(25, 28),
-    "object_type": slice(28, 32),
-    "grasp_yaw_error": slice(32, 33),
+    "grasp_yaw_error": slice(28, 29),
 }
-OBS_DIM = 33
+OBS_DIM = 29
 _BOUNDS: dict[str, tuple[float, float]] = {
     "hand_pos": (-2.0, 2.0),
     "hand_yaw": (-1.0, 1.0),
@@ -92,7 +96,6 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "object_ang_vel": (-30.0, 30.0),
     "object_to_hand": (-4.0, 4.0),
     "object_size": (0.0, 0.5),
-    "object_type": (0.0, 1.0),
     "grasp_yaw_error": (-2.0 * math.pi, 2.0 * math.pi),
 }
 
@@ -165,7 +168,6 @@ class GraspEnv(gym.Env):
         self.sim = Simulation(gui=not self.headless)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
         self.observation_space = gym.spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
-        self._one_hot = {t: tuple(float(t == u) for u in OBJECT_TYPES) for t in OBJECT_TYPES}
         self._elapsed = 0
         self._needs_reset = True
         self._last_values: list[float] = [0.0] * len(self.obs_low)
@@ -301,7 +303,7 @@ class GraspEnv(gym.Env):
         values = (
             hx, hy, hz, math.sin(hand_yaw), math.cos(hand_yaw), opening, left, right,
             ox, oy, oz, math.sin(obj_yaw), math.cos(obj_yaw), *up_axis(obj_quat), *lin_vel, *ang_vel,
-            hx - ox, hy - oy, hz - oz, *self.task.size, *self._one_hot[self.task.object_type], error,
+            hx - ox, hy - oy, hz - oz, *self.task.size, error,
         )  # fmt: skip
         obs = self._bounded(values)
         if obs is None:

@@ -455,7 +455,7 @@ def test_input_files_are_checked_against_the_env_before_any_worker(case: str, tm
         flag, expected = "--demo-file", f"demonstration file {path} has observation/action dims 3/1, but GraspEnv-v0"
     else:
         SACTrainer(3, 1, SACConfig(hidden_dim=32)).save(path)
-        flag, expected = "--resume", f"checkpoint {path}: has observation/action dims 3/1, but GraspEnv-v0 has 33/5"
+        flag, expected = "--resume", f"checkpoint {path}: has observation/action dims 3/1, but GraspEnv-v0 has 29/5"
     run_dir = tmp_path / "run"
     proc = _train_cli(["--mode", "hogwild", *_flags(), flag, str(path), "--run-dir", str(run_dir)])
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -519,9 +519,9 @@ def test_export_gives_the_checkpoint_policys_actions_with_torch_alone(serial_run
     expected = policy.get_action(obs.numpy(), deterministic=True)
     np.testing.assert_allclose(torch.load(tmp_path / "act.pt").numpy(), expected, rtol=0, atol=1e-6)
     meta = report["meta"]
-    assert meta["obs_dim"] == 33 and meta["action_dim"] == 5 and meta["env_id"] == "GraspEnv-v0"
+    assert meta["obs_dim"] == 29 and meta["action_dim"] == 5 and meta["env_id"] == "GraspEnv-v0"
     assert meta["action_low"] == [-1.0] * 5 and meta["action_high"] == [1.0] * 5
-    assert meta["obs_layout"]["hand_pos"][0] == 0 and max(stop for _, stop in meta["obs_layout"].values()) == 33
+    assert meta["obs_layout"]["hand_pos"][0] == 0 and max(stop for _, stop in meta["obs_layout"].values()) == 29
 
 
 def test_export_to_an_unwritable_place_is_one_line(serial_run: Path) -> None:
