@@ -553,12 +553,10 @@ def render() -> str:
     curves = (
         "![learning curves](learning_curves.png)\n\n`docs/learning_curves.png`: eval success against env steps and "
         "wall-clock, drawn by `python bench/plot_curves.py --results "
-        "bench/results/headline_plateau-pink_2026-11-30.json:demos --results "
-        "bench/results/headline.json:no-demos`: with demonstrations, the defaults (batch 128, LayerNorm critics, pink "
-        "exploration noise) "
-        "with the stop rule on a slow day (2026-11-30, one-thread matmul at 35 GFLOP/s); without, the 300,000-step "
-        "runs of 2026-11-23 (plain critics, batch 256, on a day about 3x faster: compare them in env steps, not "
-        "minutes)."
+        "bench/results/headline_plateau-notype_2026-12-01.json:demos --results "
+        "bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min`: the defaults (batch 128, LayerNorm "
+        "critics, pink exploration noise, the observation without a type label) with the stop rule, with "
+        "demonstrations and with `--no-demos --max-minutes 30`, on a slow day (one-thread matmul at 36 GFLOP/s)."
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]

@@ -1,8 +1,8 @@
 """Learning curves from headline results: eval success against env steps and against wall-clock.
 
     python bench/plot_curves.py \
-        --results bench/results/headline_plateau-pink_2026-11-30.json:demos \
-        --results bench/results/headline.json:no-demos                    # -> docs/learning_curves.png
+        --results bench/results/headline_plateau-notype_2026-12-01.json:demos \
+        --results bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min   # -> docs/learning_curves.png
 
 ``--results FILE[:CONDITION]`` (repeatable): a results file whose ``runs`` is either a list of run summaries (one
 condition, named by ``CONDITION``; bench/headline.py with the stop rule) or a dict condition -> seed -> run (the
