@@ -13,7 +13,8 @@ The protocol, so that a comparison can be trusted on a shared, noisy machine:
 - At least 5 training seeds per variant by default; medians with min and max. A run that does not reach the
   target within ``--max-minutes`` counts as slower than any that did (the median is then a lower bound, ``>``).
 - Time resolution: evaluations every ``--eval-every`` env steps (30 episodes; 100 to confirm, as the run's own
-  stop rule). The time between evaluations is measured and reported as a fraction of the time to target; the
+  stop rule); a variant that steps slower may set its own (``--variant 'serial=--mode serial --eval-every
+  3000'``). The time between evaluations is measured and reported as a fraction of the time to target; the
   report says when it is above 15%.
 - Fixed costs are reported apart from learning: ``startup_s`` (process start, demonstrations, building the run,
   before the run's clock starts) and ``eval_s`` (time inside evaluations before the target). ``time_s`` is the
@@ -85,17 +86,34 @@ def q_loss_growth(values: list[float]) -> float | None:
     return medians[-1] / max(min(medians), 1e-12)
 
 
+def own_eval_every(flags: list[str]) -> int | None:
+    """The ``--eval-every`` a variant's flags set, if any."""
+    for i, flag in enumerate(flags):
+        if flag == "--eval-every" and i + 1 < len(flags):
+            return int(flags[i + 1])
+        if flag.startswith("--eval-every="):
+            return int(flag.split("=", 1)[1])
+    return None
+
+
+def protocol_flags(flags: list[str], seed: int, args: argparse.Namespace) -> list[str]:
+    """The flags every run gets from the protocol. A variant's own ``--eval-every`` stands: a variant that steps
+    slower needs fewer env steps between evaluations for the same time resolution."""
+    protocol = [
+        "--seed", str(seed), "--max-minutes", str(args.max_minutes), "--target-success", str(args.target),
+        "--plateau-evals", "0", "--heldout-episodes", str(args.heldout_episodes), "--total-steps", "1000000000",
+    ]  # fmt: skip
+    if own_eval_every(flags) is None:
+        protocol += ["--eval-every", str(args.eval_every)]
+    return protocol
+
+
 def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
     run_dir = runs_dir / f"{name}-s{seed}"
     if run_dir.exists():
         raise SystemExit(f"{run_dir} exists: move it away (results are never overwritten silently)")
-    protocol = [
-        "--seed", str(seed), "--max-minutes", str(args.max_minutes), "--target-success", str(args.target),
-        "--eval-every", str(args.eval_every), "--plateau-evals", "0", "--heldout-episodes", str(args.heldout_episodes),
-        "--total-steps", "1000000000",
-    ]  # fmt: skip
     common = ["--no-demos"] if args.no_demos else []
-    train_args = [*common, *shlex.split(args.common), *flags, *protocol]
+    train_args = [*common, *shlex.split(args.common), *flags, *protocol_flags(flags, seed, args)]
     cmd = [sys.executable, "train.py", *train_args, "--run-dir", str(run_dir), "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -384,6 +402,7 @@ def main() -> None:
                 "target": args.target,
                 "max_minutes": args.max_minutes,
                 "eval_every": args.eval_every,
+                "eval_every_by_variant": {k: own_eval_every(v) or args.eval_every for k, v in variants.items()},
                 "no_demos": args.no_demos,
                 "variants": {k: shlex.join(v) for k, v in variants.items()},
                 "seeds": seeds,

@@ -38,6 +38,20 @@ def test_variants_parse_as_name_and_flags() -> None:
     }  # fmt: skip
 
 
+def test_a_variant_keeps_its_own_evaluation_interval_and_the_rest_get_the_protocols() -> None:
+    args = ttt.argparse.Namespace(max_minutes=15.0, target=0.9, heldout_episodes=100, eval_every=5000)
+
+    def interval(train_args: list[str]) -> list[str]:
+        return [train_args[i + 1] for i, a in enumerate(train_args) if a == "--eval-every"]
+
+    serial = ["--mode", "serial", "--eval-every", "3000"]
+    assert interval(serial + ttt.protocol_flags(serial, 0, args)) == ["3000"]
+    assert interval(ttt.protocol_flags([], 0, args)) == ["5000"]
+    assert ttt.own_eval_every(["--eval-every=2500"]) == 2500 and ttt.own_eval_every(["--mode", "serial"]) is None
+    flags = ttt.protocol_flags(serial, 3, args)
+    assert flags[flags.index("--seed") + 1] == "3" and flags[flags.index("--plateau-evals") + 1] == "0"
+
+
 def test_a_screen_reports_the_first_evaluation_at_each_level() -> None:
     import critic_screen
 
