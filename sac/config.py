@@ -62,6 +62,10 @@ class SACConfig:
     fused_update: bool = True
     """The hand-written-gradient update (sac/fused.py; same arithmetic, no autograd; bench/sac_speed.py measures
     it); --no-fused-update: the autograd update, the readable reference."""
+    lock_whole_update: bool = False
+    """With a shared lock (Hogwild workers), hold it for the whole update (forward, backward, optimizer steps,
+    Polyak), not only for the writes: no update then computes its gradients on weights another worker is changing,
+    while the workers' env steps still overlap each other's updates. bench/time_to_target.py compares the two."""
 
     @property
     def bootstrap_discount(self) -> float:

@@ -50,7 +50,8 @@ import copy
 import json
 import math
 import warnings
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from multiprocessing.managers import BaseProxy
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,7 @@ class SACTrainer:
         """Transitions the demo buffer must hold before batches draw from it (a buffer that fills while training
         (``--success-replay``) waits for a batch's worth)."""
         self.loaded_extra: dict[str, Any] = {}
+        self._holding = False  # inside an update that holds the lock throughout (config.lock_whole_update)
         self._prefetcher: PrefetchingSampler | None = None
         self._fused: FusedUpdate | None = None
 
@@ -184,7 +186,21 @@ class SACTrainer:
         }
 
     def locked(self) -> AbstractContextManager[Any]:
-        return self.lock if self.lock is not None else nullcontext()
+        """The lock around the writes to the shared state (a no-op without a lock, or inside a whole-update hold)."""
+        return self.lock if self.lock is not None and not self._holding else nullcontext()
+
+    @contextmanager
+    def _whole_update(self) -> Iterator[None]:
+        """Hold the lock for a whole update when ``config.lock_whole_update`` asks (see `locked`)."""
+        if self.lock is None or not self.config.lock_whole_update:
+            yield
+            return
+        with self.lock:
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
 
     # -- properties ----------------------------------------------------------------------------------------
 
@@ -262,11 +278,17 @@ class SACTrainer:
 
     def update(self) -> dict[str, float]:
         """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""
+        use_demos = self.use_demos
+        batch = self.sample_batch(self.config.batch_size, use_demos)  # outside the lock: a replay round trip
+        with self._whole_update():
+            return self._update(batch, use_demos)
+
+    def _update(self, batch: tuple[torch.Tensor, ...], use_demos: bool) -> dict[str, float]:
         cfg = self.config
         batch_size, reward_scale, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.soft_tau
         gamma = cfg.bootstrap_discount  # gamma ** n_step: a stored transition spans n env steps
-        auto_entropy, target_entropy, use_demos = cfg.auto_entropy, self.default_target_entropy, self.use_demos
-        state, action, reward, next_state, done = self.sample_batch(batch_size, use_demos)
+        auto_entropy, target_entropy = cfg.auto_entropy, self.default_target_entropy
+        state, action, reward, next_state, done = batch
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):
             if self._fused is None:  # the networks' types are fixed at construction: checked once
                 self._fused = FusedUpdate(self)
@@ -347,6 +369,7 @@ class SACTrainer:
         # The update's buffers are per process: a trainer sent to a worker builds its own.
         state = self.__dict__.copy()
         state["_fused"] = None
+        state["_holding"] = False
         return state
 
     # -- acting --------------------------------------------------------------------------------------------

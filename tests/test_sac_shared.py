@@ -5,6 +5,7 @@ import multiprocessing as mp
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from sac import ReplayBuffer, SACConfig, SACTrainer, SharedAdam
@@ -99,3 +100,45 @@ def test_two_spawned_processes_update_the_same_shared_trainer() -> None:
     assert trainer.log_alpha.item() != log_alpha
     trainer.update()  # the parent can keep using it
     assert trainer.num_updates == 2 * n + 1
+
+
+class _RecordingLock:
+    """A non-reentrant lock that records its holds and refuses a second acquire by the holder (it would hang)."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.holds = 0
+
+    def __enter__(self) -> None:
+        assert not self.held, "the lock was taken again by its holder"
+        self.held, self.holds = True, self.holds + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.held = False
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_whole_update_holds_the_lock_once_and_does_the_same_arithmetic(fused: bool) -> None:
+    def trainer(whole: bool, lock: _RecordingLock) -> SACTrainer:
+        torch.manual_seed(0)
+        cfg = SACConfig(hidden_dim=16, batch_size=32, fused_update=fused, lock_whole_update=whole)
+        return SACTrainer(STATE_DIM, ACTION_DIM, cfg, _buffer(), lock=lock)
+
+    split_lock, whole_lock = _RecordingLock(), _RecordingLock()
+    split, whole = trainer(False, split_lock), trainer(True, whole_lock)
+    sampled_while_held = []
+    sample = whole.sample_batch
+    whole.sample_batch = lambda *a: (sampled_while_held.append(whole_lock.held), sample(*a))[1]  # type: ignore[method-assign]
+    held_in_forward = []
+    whole.soft_q_net1.register_forward_pre_hook(lambda *_: held_in_forward.append(whole_lock.held))
+    stats = []
+    for t in (split, whole):  # one after the other: the policy's noise comes from the global torch RNG
+        torch.manual_seed(1)
+        stats.append([t.update() for _ in range(3)])
+    for a, b in zip(*stats):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-7)
+    assert split_lock.holds == 6 and whole_lock.holds == 3  # the writes of each update, or the whole update once
+    assert sampled_while_held == [False] * 3  # the batch is drawn before the lock
+    assert all(held_in_forward) and (held_in_forward or fused)  # the fused update has no module forward
+    for p, q in zip(split.policy_net.parameters(), whole.policy_net.parameters()):
+        torch.testing.assert_close(p, q)

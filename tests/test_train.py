@@ -190,6 +190,15 @@ def test_render_gui_without_display_is_a_clear_error(serial_run: Path) -> None:
     assert "xvfb-run" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["train", "eval", "render", "export"])
+def test_every_help_prints_every_flag(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        train.build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--checkpoint" in out if command != "train" else "--critic-layer-norm" in out and "90%" in out
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -98,6 +98,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         tp, optional = _unwrap_optional(hint)
         default = field_default(f)
         help_text = f"{doc} (default: {default})" if doc else f"(default: {default})"
+        help_text = help_text.replace("%", "%%")  # argparse formats help with %: "90%" must stay text
         kwargs: dict[str, Any] = {"dest": path, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
