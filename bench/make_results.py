@@ -463,8 +463,12 @@ def time_to_target(d: Json) -> Rendered:
     runs = [[r["variant"], str(r["seed"]), mss(r["time_s"]) if r["solved"] else "not reached", num(r["env_steps"]),
              rate(r.get("heldout_success")), rate(r["best_eval_success"])] for r in d["runs"]]  # fmt: skip
     speed = d["machine"].get("matmul_gflops_one_thread_at_start")
+    intervals = d.get("eval_every_by_variant") or {}
+    every = num(d["eval_every"])
+    if len(set(intervals.values())) > 1:  # a variant set its own
+        every = ", ".join(f"{num(n)} ({v})" for v, n in intervals.items())
     body = table(head, rows) + (
-        f"\n\nSeeds {d['seeds']}, cap {d['max_minutes']} minutes per run, evaluations every {num(d['eval_every'])} "
+        f"\n\nSeeds {d['seeds']}, cap {d['max_minutes']} minutes per run, evaluations every {every} "
         "env steps; a run's time is from its start to its first confirmed evaluation at the target, learning time "
         "is that minus the evaluations' time; env steps of a run that did not reach the target count as above "
         "every reached value. Held-out: best.pt on the run's held-out seeds."

@@ -65,7 +65,8 @@ class SACConfig:
     lock_whole_update: bool = False
     """With a shared lock (Hogwild workers), hold it for the whole update (forward, backward, optimizer steps,
     Polyak), not only for the writes: no update then computes its gradients on weights another worker is changing,
-    while the workers' env steps still overlap each other's updates. bench/time_to_target.py compares the two."""
+    while the workers' env steps still overlap each other's updates. Slower to 90% than the lock-free default: it
+    steps slower and needed as many env steps (bench/results/time_to_target_parallel-lock_*)."""
 
     @property
     def bootstrap_discount(self) -> float:
