@@ -476,6 +476,8 @@ def time_to_target(d: Json) -> Rendered:
         + "\n\n"
         + table(["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"], runs)
     )
+    if d.get("note"):
+        body += "\n\n" + d["note"]
     if d.get("parts"):  # a merge of invocations on disjoint seeds: their commands reproduce it, one per part
         body += "\n\nMeasured in parts (the commands above, in this order, then joined by the last):\n\n" + "\n".join(
             f"- seeds {', '.join(map(str, part['seeds']))}, {part['date']}"
