@@ -86,14 +86,14 @@ def q_loss_growth(values: list[float]) -> float | None:
     return medians[-1] / max(min(medians), 1e-12)
 
 
-def own_eval_every(flags: list[str]) -> int | None:
-    """The ``--eval-every`` a variant's flags set, if any."""
+def own_eval_every(flags: list[str], default: int | None = None) -> int | None:
+    """The ``--eval-every`` a variant's flags set (0, never, included), else ``default``."""
     for i, flag in enumerate(flags):
         if flag == "--eval-every" and i + 1 < len(flags):
             return int(flags[i + 1])
         if flag.startswith("--eval-every="):
             return int(flag.split("=", 1)[1])
-    return None
+    return default
 
 
 def protocol_flags(flags: list[str], seed: int, args: argparse.Namespace) -> list[str]:
@@ -402,7 +402,7 @@ def main() -> None:
                 "target": args.target,
                 "max_minutes": args.max_minutes,
                 "eval_every": args.eval_every,
-                "eval_every_by_variant": {k: own_eval_every(v) or args.eval_every for k, v in variants.items()},
+                "eval_every_by_variant": {k: own_eval_every(v, args.eval_every) for k, v in variants.items()},
                 "no_demos": args.no_demos,
                 "variants": {k: shlex.join(v) for k, v in variants.items()},
                 "seeds": seeds,

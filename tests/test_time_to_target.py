@@ -48,6 +48,7 @@ def test_a_variant_keeps_its_own_evaluation_interval_and_the_rest_get_the_protoc
     assert interval(serial + ttt.protocol_flags(serial, 0, args)) == ["3000"]
     assert interval(ttt.protocol_flags([], 0, args)) == ["5000"]
     assert ttt.own_eval_every(["--eval-every=2500"]) == 2500 and ttt.own_eval_every(["--mode", "serial"]) is None
+    assert ttt.own_eval_every(["--eval-every", "0"], 5000) == 0 and ttt.own_eval_every([], 5000) == 5000
     flags = ttt.protocol_flags(serial, 3, args)
     assert flags[flags.index("--seed") + 1] == "3" and flags[flags.index("--plateau-evals") + 1] == "0"
 

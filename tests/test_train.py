@@ -191,7 +191,7 @@ def test_render_gui_without_display_is_a_clear_error(serial_run: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "render", "export"])
-def test_every_help_prints_every_flag(command: str, capsys) -> None:
+def test_every_subcommand_prints_its_help(command: str, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         train.build_parser().parse_args([command, "--help"])
     assert exit_info.value.code == 0
