@@ -242,8 +242,25 @@ def same_variants(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: s
             raise SystemExit(f"{label_b}: variant {name!r} differs from {label_a}'s in {diff}: not one protocol")
 
 
-def merge(parts: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
-    """One result from several of the same protocol on disjoint seeds; ``labels`` name the parts in errors."""
+def keep_variants(part: dict[str, Any], names: list[str], label: str) -> dict[str, Any]:
+    """``part`` with only the variants ``names`` (their runs, flags and summary): to merge a part that measured
+    more variants than another."""
+    missing = [n for n in names if n not in part["variants"]]
+    if missing:
+        raise SystemExit(f"{label}: no variant {missing} (it has {sorted(part['variants'])})")
+    runs = [run for run in part["runs"] if run["variant"] in names]
+    out = {**part, "variants": {n: part["variants"][n] for n in names}, "runs": runs}
+    if "eval_every_by_variant" in part:
+        out["eval_every_by_variant"] = {n: part["eval_every_by_variant"][n] for n in names}
+    out["summary"] = summarise(runs, names)
+    return out
+
+
+def merge(parts: list[dict[str, Any]], labels: list[str], keep: list[str] | None = None) -> dict[str, Any]:
+    """One result from several of the same protocol on disjoint seeds; ``labels`` name the parts in errors.
+    ``keep``: only these variants of every part (each part must have them)."""
+    if keep:
+        parts = [keep_variants(part, keep, label) for part, label in zip(parts, labels)]
     first = parts[0]
     for part, label in zip(parts[1:], labels[1:]):
         for key in MERGE_KEYS:
@@ -350,13 +367,15 @@ def main() -> None:
     p.add_argument("--name", default=None, help="results file name part (default: the preset)")
     p.add_argument("--runs-dir", default="/tmp/time_to_target", help="where the run folders go")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="join result files of one protocol (needs --name)")
+    p.add_argument("--keep", default=None, help="with --merge: only these variants (comma-separated)")
     args = p.parse_args()
     if args.merge:
         if not args.name:
             raise SystemExit("--merge needs --name (the merged file's name part)")
         paths = [Path(f) for f in args.merge]
-        merged = merge([json.loads(f.read_text()) for f in paths], list(args.merge))
-        merged["command"] += f" --name {args.name}"
+        keep = [k for k in (args.keep or "").split(",") if k]
+        merged = merge([json.loads(f.read_text()) for f in paths], list(args.merge), keep or None)
+        merged["command"] += f" --name {args.name}" + (f" --keep {args.keep}" if keep else "")
         out = ROOT / "bench" / "results" / f"time_to_target_{args.name}_{merged['date']}.json"
         if out.resolve() in {f.resolve() for f in paths}:
             raise SystemExit(f"{out} is one of the parts: give another --name")

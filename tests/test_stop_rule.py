@@ -73,6 +73,26 @@ def test_a_perfect_confirmation_stops_at_once(tmp_path: Path) -> None:
     assert run.run.monitor.stop_reason == "perfect" and run.run.monitor.best_eval["success_rate"] == 1.0
 
 
+def test_a_confirmation_at_stop_success_stops_and_a_higher_bar_trains_on(tmp_path: Path) -> None:
+    # at 100: 0.95 on 30 episodes, confirmed at 0.93 (solved); from 200 on every evaluation is a confirmation
+    scores = [0.95, 0.93, 0.99, 0.98, 0.99, 0.97, 1.0]
+    assert RunConfig().stop_success == 0.99, "the default"
+    run = Scripted(tmp_path, list(scores), plateau_evals=5)
+    assert run.until_stop() == 200 and run.run.monitor.stop_reason == "stop-success"
+    assert run.run.monitor.best_eval["success_rate"] == 0.99 and run.run.best_policy == "policy@200/100"
+    strict = Scripted(tmp_path / "strict", list(scores), plateau_evals=5, stop_success=1.0)
+    assert strict.until_stop() == 600 and strict.run.monitor.stop_reason == "perfect"
+    plateau = Scripted(tmp_path / "plateau", list(scores), plateau_evals=3, stop_success=1.0)
+    assert plateau.until_stop() == 500 and plateau.run.monitor.stop_reason == "plateau", "a tie with 0.99 is stale"
+    assert plateau.run.best_policy == "policy@200/100"
+
+
+@pytest.mark.parametrize("value", [0.0, 1.01, float("nan")])
+def test_stop_success_outside_0_1_is_refused(value: float) -> None:
+    with pytest.raises(ValueError, match="--stop-success must be in"):
+        RunConfig(stop_success=value).validate()
+
+
 def test_plateau_zero_stops_at_the_first_solve(tmp_path: Path) -> None:
     run = Scripted(tmp_path, [0.92, 0.9], plateau_evals=0)
     assert run.until_stop() == 100

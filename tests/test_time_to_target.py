@@ -86,6 +86,20 @@ def test_a_merge_joins_disjoint_seeds_of_one_protocol() -> None:
     assert [p["seeds"] for p in m["parts"]] == [[0, 1, 2], [3, 4]] and m["parts"][1]["command"] == "seeds [3, 4]"
 
 
+def test_a_merge_may_keep_the_variants_every_part_measured() -> None:
+    a = _part([0, 1, 2], {"serial": [100, 200, 300], "hogwild": [50, 60, 70], "locked": [1, 2, 3]})
+    a["variants"]["locked"] = "--lock-whole-update"
+    b = _part([3, 4], {"serial": [400, 500], "hogwild": [80, 90]})
+    with pytest.raises(SystemExit, match="variants"):
+        ttt.merge([a, b], ["a.json", "b.json"])
+    m = ttt.merge([a, b], ["a.json", "b.json"], keep=["serial", "hogwild"])
+    assert sorted(m["summary"]) == ["hogwild", "serial"] and len(m["runs"]) == 10
+    assert {r["variant"] for r in m["runs"]} == {"serial", "hogwild"} and "locked" not in m["parts"][0]["variants"]
+    assert m["summary"]["hogwild"]["time_s"]["median"] == 70 and m["summary"]["serial"]["time_s"]["max"] == 500
+    with pytest.raises(SystemExit, match="b.json: no variant \\['locked'\\]"):
+        ttt.merge([a, b], ["a.json", "b.json"], keep=["serial", "locked"])
+
+
 def test_a_merge_refuses_two_protocols_or_a_seed_twice() -> None:
     a = _part([0, 1, 2], {"serial": [100, 200, 300], "hogwild": [50, 60, 70]})
     with pytest.raises(SystemExit, match="b.json: eval_every is 4000, a.json has 5000"):

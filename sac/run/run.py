@@ -360,8 +360,8 @@ class Run:
         The stop rule: an evaluation that reaches the target is confirmed on --final-eval-episodes seeds; the first
         confirmation that reaches it marks the run solved (the time to target). Then every evaluation is a
         confirmation, and the run stops when --plateau-evals of them in a row have not beaten the best one, or
-        the best is perfect. best.pt is the best confirmation, so these evaluations choose it: the figure a run
-        reports comes from other seeds (`heldout_evaluation`).
+        the best reaches --stop-success. best.pt is the best confirmation, so these evaluations choose it: the
+        figure a run reports comes from other seeds (`heldout_evaluation`).
         """
         cfg, m = self.cfg, self.monitor
         if m.env_steps >= m.next_eval:
@@ -400,9 +400,11 @@ class Run:
                 return True
         else:
             m.stale = 0 if improved else m.stale + 1
-        if self._perfect(m.best_eval):
-            m.stop_reason = "perfect"
-            m.log(f"stopping: the best evaluation is perfect ({headline(m.best_eval)})")
+        if self._good_enough(m.best_eval):
+            perfect = m.best_eval["success_rate"] >= 1.0
+            m.stop_reason = "perfect" if perfect else "stop-success"
+            reached = "is perfect" if perfect else f"reached --stop-success {cfg.stop_success:g}"
+            m.log(f"stopping: the best evaluation {reached} ({headline(m.best_eval)})")
             return True
         if m.stale >= cfg.plateau_evals:
             m.stop_reason = "plateau"
@@ -415,15 +417,15 @@ class Run:
             m.log(f"training on until {cfg.plateau_evals} evaluations in a row do not beat the best")
         return False
 
-    def _perfect(self, result: dict[str, Any] | None) -> bool:
-        """Nothing left to gain: every episode of a confirmation succeeded (envs that report success)."""
+    def _good_enough(self, result: dict[str, Any] | None) -> bool:
+        """Little left to gain: a confirmation reached --stop-success (envs that report success)."""
         cfg = self.cfg
         return (
             result is not None
             and result["has_success"]
             and cfg.target_success is not None
             and result["episodes"] >= cfg.final_eval_episodes
-            and result["success_rate"] >= 1.0
+            and result["success_rate"] >= cfg.stop_success
         )
 
     def _limits_reached(self) -> bool:
