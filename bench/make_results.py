@@ -198,6 +198,143 @@ def headline_items(path: Path) -> list[Item]:
     return items
 
 
+# -- the ablation: what each change did, with and without demonstrations -----------------------------------------
+
+Cell = tuple
+"""("ttt", file, variant, baseline) | ("headline", file, baseline file) | ("screen", file, runs, baseline runs)"""
+
+ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, against, with demos, without)
+    ("pink exploration noise (default)", "white noise",
+     ("ttt", "time_to_target_noise-demos_2026-11-30.json", "pink", "white"),
+     ("screen", "critic_screen_no-demos-pink_2026-11-30.json", ["pink-s1"], ["white-s1"])),
+    ("no object-type label in the observation (default)", "the label",
+     ("headline", "headline_plateau-notype_2026-12-01.json", "headline_plateau-pink_2026-11-30.json"),
+     ("screen", "critic_screen_no-demos-notype_2026-12-01.json", ["no-type-s0", "no-type-s1", "no-type-s2"],
+      ["pink-s0", "pink-s1"])),
+    ("LayerNorm critics (default)", "plain critics",
+     ("ttt", "time_to_target_critic-demos-5seeds_2026-11-30.json", "layer-norm", "plain"),
+     ("screen", "critic_screen_no-demos-60min-s1_2026-11-30.json", ["layer-norm-60min"], [])),
+    ("batch 128 (default)", "batch 256",
+     ("ttt", "time_to_target_batch_2026-11-30.json", "batch-128", "batch-256"),
+     ("screen", "critic_screen_no-demos-batch128-s1_2026-11-30.json", ["batch-128"], [])),
+    ("3-step returns", "1-step (default)", None,
+     ("screen", "critic_screen_no-demos-s1_2026-11-30.json", ["layer-norm-n3"], ["layer-norm"])),
+    ("balanced object groups", "the env's draw (default)", None,
+     ("screen", "critic_screen_no-demos-pink_2026-11-30.json", ["pink-balance-s0"], ["pink-s0"])),
+    ("success replay (plain critics)", "-", None,
+     ("screen", "critic_screen_no-demos-s1_2026-11-30.json", ["success-replay"], [])),
+    ("Hogwild, 2 workers (default)", "serial",
+     ("ttt", "time_to_target_parallel-lock_2026-12-01.json", "hogwild", "serial"), None),
+    ("Hogwild, lock held for the whole update", "lock-free Hogwild (default)",
+     ("ttt", "time_to_target_parallel-lock_2026-12-01.json", "hogwild-locked", "hogwild"), None),
+]  # fmt: skip
+"""The comparisons of the ablation table, each cell a pair measured in one invocation (or two headline files):
+every number in the table is read from these files when the page is generated."""
+
+
+def _joined(values: list[str]) -> str:
+    return ", ".join(values) if values else "-"
+
+
+def ttt_cell(d: Json, variant: str, base: str) -> str:
+    """Medians of a time_to_target file: ``variant`` against ``base``."""
+    a, b = d["summary"][variant], d["summary"][base]
+
+    def steps(v: Json) -> str:
+        return num(round(v["env_steps"]["median"])) if v["env_steps"]["median"] is not None else "-"
+
+    return (
+        f"90% in **{mss(a['time_s']['median'])}** vs {mss(b['time_s']['median'])} (m:ss, median of {a['runs']} vs "
+        f"{b['runs']} seeds); env steps {steps(a)} vs {steps(b)}; Q-loss growth {a['q_loss_growth_median']:.0f} vs "
+        f"{b['q_loss_growth_median']:.0f}"
+    )
+
+
+def headline_cell(d: Json, base: Json) -> str:
+    """Two headline files of the defaults: median time to 90%, to the stop, and held-out success."""
+
+    def med(runs: list[Json], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    a, b = d["runs"], base["runs"]
+    held_a = statistics.median(r["heldout"]["success_rate"] for r in a)
+    held_b = statistics.median(r["heldout"]["success_rate"] for r in b)
+    return (
+        f"90% in **{mss(med(a, 'solve_time_s'))}** vs {mss(med(b, 'solve_time_s'))} (m:ss, median of {len(a)} vs "
+        f"{len(b)} seeds); stopped at {mss(med(a, 'wall_time_s'))} vs {mss(med(b, 'wall_time_s'))}; held-out "
+        f"{rate(held_a)} vs {rate(held_b)}"
+    )
+
+
+def screen_cell(d: Json, names: list[str], base: list[str]) -> str:
+    """Runs of a critic_screen file (no demonstrations): held-out success, first 90% and Q-loss growth per run."""
+    runs = {r["variant"]: r for r in d["runs"]}
+
+    def part(group: list[str], key: Any) -> str:
+        return _joined([key(runs[n]) for n in group])
+
+    def held(r: Json) -> str:
+        if r.get("heldout_success") is not None:
+            return rate(r["heldout_success"])
+        return f"({rate(r['best_eval_success'])})"
+
+    def first(r: Json) -> str:
+        at = r["first_steps_at"]["0.9"]
+        return f"{at / 1000:.0f}k" if at is not None else "never"
+
+    def growth(r: Json) -> str:
+        return f"{r['q_loss_growth']:.0f}" if r["q_loss_growth"] is not None else "-"
+
+    def seeds(group: list[str]) -> str:
+        return _joined([str(runs[n]["settings"]["seed"]) for n in group])
+
+    out = [f"held-out {part(names, held)}", f"90% first at {part(names, first)}"]
+    out.append(f"Q-loss growth {part(names, growth)}")
+    if base:
+        out = [f"{x} vs {part(base, f)}" for x, f in zip(out, (held, first, growth))]
+        return "; ".join(out) + f" (seeds {seeds(names)} vs {seeds(base)})"
+    steps = _joined([num(int(runs[n]["env_steps"])) for n in names])
+    return "; ".join(out) + f" (seed {seeds(names)}, {steps} env steps; no baseline run in this file)"
+
+
+def ablation_cell(cell: Cell | None, files: dict[str, Path]) -> tuple[str, list[str]]:
+    """The text of one cell and the files it read."""
+    if cell is None:
+        return "not measured", []
+    kind, name, *rest = cell
+    used = [name] + ([rest[0]] if kind == "headline" else [])
+    if missing := [n for n in used if n not in files]:
+        raise SystemExit(f"bench/make_results.py ABLATION names {missing}: not in bench/results")
+    if kind == "ttt":
+        return ttt_cell(load(files[name]), *rest), used
+    if kind == "headline":
+        return headline_cell(load(files[name]), load(files[rest[0]])), used
+    return screen_cell(load(files[name]), *rest), used
+
+
+def ablation_section(files: dict[str, Path]) -> str:
+    """The table the issue asks for: each change x {demonstrations, none}, from the comparisons of `ABLATION`."""
+    rows, used = [], []
+    for change, against, demos, no_demos in ABLATION:
+        a, ua = ablation_cell(demos, files)
+        b, ub = ablation_cell(no_demos, files)
+        used += [n for n in ua + ub if n not in used]
+        rows.append([change, against, a, b])
+    head = ["change", "against", "with demonstrations (time to 90%)", "without (per run; budgets in each file)"]
+    links = ", ".join(f"[{Path(n).stem}](../bench/results/{n})" for n in used)
+    return (
+        "## What each change did, with and without demonstrations\n\n"
+        + table(head, rows)
+        + "\n\nEach cell compares runs of one invocation (or, for the type label, two headline measurements of the "
+        "defaults), read from these files (each has its section below, with its commands): "
+        + links
+        + ". Held-out: best.pt on seeds the run never saw, in parentheses the best evaluation where the run has no "
+        "held-out figure; Q-loss growth: the median Q loss of the run's last tenth over its smallest tenth. "
+        "Without demonstrations most comparisons have one training seed, and several date from before a later "
+        "default changed (each section says which commit and settings): read them as screens, not as rankings."
+    )
+
+
 def train_checks_item(paths: list[Path]) -> Item:
     runs = [load(p) for p in paths]
     commands = [
@@ -566,6 +703,9 @@ def render() -> str:
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]
+    named = {n for _, _, *cells in ABLATION for c in cells if c for n in c[1:] if isinstance(n, str) and ".json" in n}
+    if named & set(files):  # a results folder of this project (a test's has none of them)
+        out.append(ablation_section(files))
     sections = []  # a name ending in "*" stands for every file it prefixes, newest first
     for head, name, title, renderer in SECTIONS:
         matches = sorted((n for n in files if n.startswith(name[:-1])), reverse=True) if name.endswith("*") else [name]

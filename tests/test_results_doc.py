@@ -30,6 +30,18 @@ def test_every_result_file_has_a_section() -> None:
         assert f"]({'../' + str(path.relative_to(ROOT))})" in text, f"{path.name} is not on the page"
 
 
+def test_the_ablation_table_reads_its_cells_from_the_files() -> None:
+    files = {p.name: p for p in make_results.RESULTS.glob("*.json")}
+    text = make_results.ablation_section(files)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith("| change")]
+    assert len(rows) == len(make_results.ABLATION)
+    noise = make_results.load(files["time_to_target_noise-demos_2026-11-30.json"])["summary"]
+    pink, white = (make_results.mss(noise[v]["time_s"]["median"]) for v in ("pink", "white"))
+    assert f"90% in **{pink}** vs {white}" in rows[0], "the time to 90% of each variant, from its file"
+    with pytest.raises(SystemExit, match="ABLATION names"):
+        make_results.ablation_section({})
+
+
 def summary(seed: int, solved: bool, solve_time_s: float | None) -> dict:
     last_eval = {"success_rate": 0.93, "episodes": 100, "success_by_type": {"cube": 0.9, "long_box": 0.965}}
     return {
