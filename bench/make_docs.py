@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-HEADLINE = ROOT / "bench" / "results" / "headline_plateau-notype_2026-12-01.json"
+HEADLINE = ROOT / "bench" / "results" / "headline_stop99_2026-12-01.json"
 DIVERSE = ROOT / "bench" / "results" / "diverse_training_2026-11-30.json"
 
 

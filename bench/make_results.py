@@ -204,6 +204,8 @@ Cell = tuple
 """("ttt", file, variant, baseline) | ("headline", file, baseline file) | ("screen", file, runs, baseline runs)"""
 
 ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, against, with demos, without)
+    ("stop at a 0.99 confirmation (default)", "stop at a perfect one",
+     ("headline", "headline_stop99_2026-12-01.json", "headline_plateau-notype_2026-12-01.json"), None),
     ("pink exploration noise (default)", "white noise",
      ("ttt", "time_to_target_noise-demos_2026-11-30.json", "pink", "white"),
      ("screen", "critic_screen_no-demos-pink_2026-11-30.json", ["pink-s1"], ["white-s1"])),
@@ -696,10 +698,11 @@ def render() -> str:
     curves = (
         "![learning curves](learning_curves.png)\n\n`docs/learning_curves.png`: eval success against env steps and "
         "wall-clock, drawn by `python bench/plot_curves.py --results "
-        "bench/results/headline_plateau-notype_2026-12-01.json:demos --results "
+        "bench/results/headline_stop99_2026-12-01.json:demos --results "
         "bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min`: the defaults (batch 128, LayerNorm "
-        "critics, pink exploration noise, the observation without a type label) with the stop rule, with "
-        "demonstrations and with `--no-demos --max-minutes 30`, on a slow day (one-thread matmul at 36 GFLOP/s)."
+        "critics, pink exploration noise, the observation without a type label) with the stop rule (0.99), with "
+        "demonstrations (5 seeds, one-thread matmul at 32 GFLOP/s) and with `--no-demos --max-minutes 30` (3 "
+        "seeds, 33-36 GFLOP/s): slow days for this VM."
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]

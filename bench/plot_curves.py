@@ -1,7 +1,7 @@
 """Learning curves from headline results: eval success against env steps and against wall-clock.
 
     python bench/plot_curves.py \
-        --results bench/results/headline_plateau-notype_2026-12-01.json:demos \
+        --results bench/results/headline_stop99_2026-12-01.json:demos \
         --results bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min   # -> docs/learning_curves.png
 
 ``--results FILE[:CONDITION]`` (repeatable): a results file whose ``runs`` is either a list of run summaries (one

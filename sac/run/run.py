@@ -414,7 +414,10 @@ class Run:
             )
             return True
         if just_solved:
-            m.log(f"training on until {cfg.plateau_evals} evaluations in a row do not beat the best")
+            m.log(
+                f"training on until an evaluation reaches {cfg.stop_success:g} or {cfg.plateau_evals} in a row do not "
+                "beat the best"
+            )
         return False
 
     def _good_enough(self, result: dict[str, Any] | None) -> bool:
