@@ -73,7 +73,9 @@ def test_a_perfect_confirmation_stops_at_once(tmp_path: Path) -> None:
     assert run.run.monitor.stop_reason == "perfect" and run.run.monitor.best_eval["success_rate"] == 1.0
 
 
-def test_a_confirmation_at_stop_success_stops_and_a_higher_bar_trains_on(tmp_path: Path) -> None:
+def test_a_confirmation_at_stop_success_stops_and_a_higher_bar_trains_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # at 100: 0.95 on 30 episodes, confirmed at 0.93 (solved); from 200 on every evaluation is a confirmation
     scores = [0.95, 0.93, 0.99, 0.98, 0.99, 0.97, 1.0]
     assert RunConfig().stop_success == 0.99, "the default"

@@ -414,10 +414,9 @@ class Run:
             )
             return True
         if just_solved:
-            m.log(
-                f"training on until an evaluation reaches {cfg.stop_success:g} or {cfg.plateau_evals} in a row do not "
-                "beat the best"
-            )
+            by_success = cfg.target_success is not None and result["has_success"]
+            first = f"an evaluation reaches {cfg.stop_success:g} or " if by_success else ""
+            m.log(f"training on until {first}{cfg.plateau_evals} evaluations in a row do not beat the best")
         return False
 
     def _good_enough(self, result: dict[str, Any] | None) -> bool:
