@@ -226,7 +226,7 @@ ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, agains
     ("success replay (plain critics)", "-", None,
      ("screen", "critic_screen_no-demos-s1_2026-11-30.json", ["success-replay"], [])),
     ("Hogwild, 2 workers (default)", "serial",
-     ("ttt", "time_to_target_parallel-lock_2026-12-01.json", "hogwild", "serial"), None),
+     ("ttt", "time_to_target_parallel-10seeds_2026-12-01.json", "hogwild", "serial"), None),
     ("Hogwild, lock held for the whole update", "lock-free Hogwild (default)",
      ("ttt", "time_to_target_parallel-lock_2026-12-01.json", "hogwild-locked", "hogwild"), None),
 ]  # fmt: skip
