@@ -299,12 +299,19 @@ def screen_cell(d: Json, names: list[str], base: list[str]) -> str:
     return "; ".join(out) + f" (seed {seeds(names)}, {steps} env steps; no baseline run in this file)"
 
 
+def cell_files(cell: Cell | None) -> list[str]:
+    """The result files an ablation cell reads (a headline cell two, the others one)."""
+    if cell is None:
+        return []
+    return [cell[1], cell[2]] if cell[0] == "headline" else [cell[1]]
+
+
 def ablation_cell(cell: Cell | None, files: dict[str, Path]) -> tuple[str, list[str]]:
     """The text of one cell and the files it read."""
     if cell is None:
         return "not measured", []
     kind, name, *rest = cell
-    used = [name] + ([rest[0]] if kind == "headline" else [])
+    used = cell_files(cell)
     if missing := [n for n in used if n not in files]:
         raise SystemExit(f"bench/make_results.py ABLATION names {missing}: not in bench/results")
     if kind == "ttt":
@@ -706,7 +713,7 @@ def render() -> str:
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]
-    named = {n for _, _, *cells in ABLATION for c in cells if c for n in c[1:] if isinstance(n, str) and ".json" in n}
+    named = {n for _, _, *cells in ABLATION for cell in cells for n in cell_files(cell)}
     if named & set(files):  # a results folder of this project (a test's has none of them)
         out.append(ablation_section(files))
     sections = []  # a name ending in "*" stands for every file it prefixes, newest first

@@ -346,11 +346,15 @@ class Run:
         confirmed = result["episodes"] >= self.cfg.final_eval_episodes
         return confirmed, result["success_rate"] if result["has_success"] else result["mean_return"]
 
+    def _by_success(self, result: dict[str, Any]) -> bool:
+        """Whether success rates judge this run: --target-success is set and the env reports success."""
+        return self.cfg.target_success is not None and result["has_success"]
+
     def _reached(self, result: dict[str, Any]) -> bool:
         """Whether an evaluation reaches the run's target: --target-success (envs that report success) or
         --target-return (any env)."""
         cfg = self.cfg
-        by_success = cfg.target_success is not None and result["has_success"]
+        by_success = self._by_success(result)
         by_return = cfg.target_return is not None and result["mean_return"] >= cfg.target_return
         return (by_success and result["success_rate"] >= cfg.target_success) or by_return
 
@@ -414,8 +418,7 @@ class Run:
             )
             return True
         if just_solved:
-            by_success = cfg.target_success is not None and result["has_success"]
-            first = f"an evaluation reaches {cfg.stop_success:g} or " if by_success else ""
+            first = f"an evaluation reaches {cfg.stop_success:g} or " if self._by_success(result) else ""
             m.log(f"training on until {first}{cfg.plateau_evals} evaluations in a row do not beat the best")
         return False
 
@@ -424,8 +427,7 @@ class Run:
         cfg = self.cfg
         return (
             result is not None
-            and result["has_success"]
-            and cfg.target_success is not None
+            and self._by_success(result)
             and result["episodes"] >= cfg.final_eval_episodes
             and result["success_rate"] >= cfg.stop_success
         )
