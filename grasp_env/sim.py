@@ -2,15 +2,13 @@
 
 `Simulation` is the only place in `grasp_env` that connects to PyBullet (DIRECT or GUI), so every env has its own
 `BulletClient` and never touches the global `pybullet` connection state; several envs can live in one process and
-in many processes. It also owns the camera, the substep loop and the display check for the GUI.
+in many processes. It also owns the camera and the substep loop; the GUI's display checks live in
+`grasp_env.display`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,9 @@ import pybullet_data
 from pybullet_utils.bullet_client import BulletClient
 
 from grasp_env._quiet import stdout_silenced as _stdout_silenced
+from grasp_env.display import DisplayNotFoundError, check_display, gui_watchdog
+
+__all__ = ["PHYSICS_HZ", "SUBSTEPS", "DisplayNotFoundError", "Simulation", "assets_dir", "check_display"]
 
 #: Physics rate of PyBullet (Hz) and the number of physics steps per control step (240 / 10 = 24 Hz control).
 PHYSICS_HZ = 240
@@ -37,37 +38,6 @@ def assets_dir() -> Path:
             "run from a source checkout or set GRASP_ENV_ASSETS to the assets directory"
         )
     return path
-
-
-class DisplayNotFoundError(RuntimeError):
-    """The PyBullet GUI was asked for but no X display is reachable."""
-
-
-def check_display() -> None:
-    """Raise `DisplayNotFoundError` unless an X display can be opened (Linux only; a no-op elsewhere).
-
-    PyBullet's GUI terminates the whole process when it cannot open a display, so this runs before connecting.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    display = os.environ.get("DISPLAY")
-    hint = (
-        "run headless (GraspEnv(headless=True), the default) or start the program under a virtual display: "
-        'xvfb-run -a -s "-screen 0 1024x768x24" python ...'
-    )
-    if not display:
-        raise DisplayNotFoundError(f"headless=False needs an X display but DISPLAY is not set; {hint}")
-    libname = ctypes.util.find_library("X11")
-    if libname is None:
-        return  # cannot probe; trust DISPLAY
-    libx11 = ctypes.CDLL(libname)
-    libx11.XOpenDisplay.restype = ctypes.c_void_p
-    libx11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    libx11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    handle = libx11.XOpenDisplay(display.encode())
-    if not handle:
-        raise DisplayNotFoundError(f"headless=False but the X display {display!r} cannot be opened; {hint}")
-    libx11.XCloseDisplay(handle)
 
 
 class Simulation:
@@ -99,8 +69,9 @@ class Simulation:
         if self._client is not None:
             raise RuntimeError("Simulation.connect(): already connected")
         if self.gui:
-            check_display()
-            client = BulletClient(connection_mode=pybullet.GUI)
+            check_display()  # a display that cannot host the GUI: a clear error, this process untouched
+            with gui_watchdog():  # and if it vanishes before the connect returns: a clear error, not a deadlock
+                client = BulletClient(connection_mode=pybullet.GUI)
             client.configureDebugVisualizer(pybullet.COV_ENABLE_GUI, 0)
             client.resetDebugVisualizerCamera(1.05, 60.0, -30.0, [0.42, 0.0, 0.22])
         else:
