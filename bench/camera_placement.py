@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "date": time.strftime("%Y-%m-%d"),
         "commit": commit.stdout.strip(),
-        "command": "python bench/camera_placement.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["python bench/camera_placement.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "size": CAMERAS["wrist"].size,
         "min_pixels": args.min_pixels,

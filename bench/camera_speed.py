@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "date": time.strftime("%Y-%m-%d"),
         "commit": commit.stdout.strip(),
-        "command": "python bench/camera_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["python bench/camera_speed.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "settings": {"sequences": args.sequences, "steps": args.steps, "repeats": args.repeats, "camera": "wrist"},
         "sizes": results,

@@ -53,8 +53,9 @@ class CameraConfig:
     """Vertical (and, the image being square, horizontal) field of view."""
     near: float = 0.04
     """Start of the working range (m along the optical axis): depth value 1. Also the renderer's near plane."""
-    far: float = 0.5
-    """End of the working range (m): depth value 255 and beyond."""
+    far: float = 0.8
+    """End of the working range (m): depth value 255 and beyond. The default keeps the table in range from the
+    highest hand pose (0.4 m) to the image's edges."""
     size: int = 64
     """Image width and height (pixels)."""
     pos_jitter: float = 0.003
@@ -95,8 +96,8 @@ class CameraConfig:
         )
 
 
-#: On the wrist (the defaults of `CameraConfig`): the object is in view in every frame of the scripted expert's
-#: episodes and covers ten times the pixels of the fixed camera when the gripper closes (bench/camera_placement.py).
+#: On the wrist (the defaults of `CameraConfig`): the object stays in view through the scripted expert's episodes
+#: and fills more of the image than from a fixed camera when the gripper closes (bench/camera_placement.py).
 #: The default placement; docs/ENV.md says why.
 WRIST = CameraConfig()
 #: Fixed over the table, in front of the robot, looking down obliquely at the object area (x 0.35..0.65 m, y

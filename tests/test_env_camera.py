@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -287,3 +289,18 @@ def test_the_scripted_expert_acts_on_the_privileged_state(kind: str) -> None:
     assert transitions.next_obs["proprio"].shape == (n, PROPRIO_DIM)
     assert transitions.state.shape == transitions.next_state.shape == (n, env.state_space.shape[0])
     np.testing.assert_array_equal(transitions.obs["proprio"], transitions.state[:, :PROPRIO_DIM])
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (CI runs it under xvfb-run -a)")
+def test_the_gui_sees_the_same_depth_images_as_a_headless_env() -> None:
+    """Depth frames come from the CPU renderer in the GUI too: a policy sees what it was trained on."""
+    frames = []
+    for headless in (True, False):
+        env = GraspEnv(headless=headless, obs_mode="depth")
+        try:
+            observations, _ = rollout(env, seed=3, steps=4)
+        finally:
+            env.close()
+        frames.append(np.array([obs["depth"] for obs in observations]))
+    np.testing.assert_array_equal(frames[0], frames[1])
