@@ -659,6 +659,52 @@ def critic_update_speed(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def camera_speed(d: Json) -> Rendered:
+    """bench/camera_speed.py: env steps/s in depth mode against state mode, per image size."""
+    rows = []
+    for size, kinds in d["sizes"].items():
+        for kind, r in kinds.items():
+            rows.append([f"{size} x {size}", kind, num(r["state_steps_per_s"], 0), num(r["depth_steps_per_s"], 0)])
+            rows[-1] += [f"**{r['ratio']:.2f}x**", f"{r['ratio_cpu']:.2f}x"]
+            rows[-1].append(f"{r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f}x")
+    head = ["image", "actions", "state steps/s", "depth steps/s", "state / depth", "by CPU time", "per sequence"]
+    st, b = d["settings"], d["render_breakdown_64"]
+    parts = [
+        ["one render, full scene", num(b["render_ms"], 3)],
+        ["table out of view", num(b["render_table_out_of_view_ms"], 3)],
+        ["robot out of view", num(b["render_robot_out_of_view_ms"], 3)],
+        ["table and robot out of view", num(b["render_table_and_robot_out_of_view_ms"], 3)],
+        ["image arithmetic after the render", num(b["image_ms"], 3)],
+    ]
+    body = (
+        f"`GraspEnv-v0`, {st['camera']} camera; {st['sequences']} seeded sequences of {st['steps']} steps per kind, "
+        f"state and depth alternating, {st['repeats']} repeats; ratio of the median repeats per sequence, median "
+        f"over sequences.\n\n{table(head, rows)}\n\nWhere a 64 x 64 depth step's extra time goes (medians, ms):\n\n"
+        + table(["render", "ms"], parts)
+    )
+    return body, d["date"], d["command"]
+
+
+def camera_placement(d: Json) -> Rendered:
+    """bench/camera_placement.py: where the depth camera sees the object best, per placement and env id."""
+    rows = []
+    for name, ids in d["placements"].items():
+        for env_id, r in ids.items():
+            rows.append([f"`{name}`", env_id, num(r["episodes"]), rate(r["visible_frames"])])
+            rows[-1] += [f"{num(r['pixels_start'])} ({num(r['pixels_start_min'])})"]
+            rows[-1] += [f"{num(r['pixels_pregrasp'])} ({num(r['pixels_pregrasp_min'])})"]
+            rows[-1] += [pct(r["occluded_pregrasp"], 1), pct(r["occluded_all"], 1), num(r["render_ms"], 2)]
+    head = ["camera", "env", "episodes", "frames with the object", "object px at start (min)"]
+    head += ["object px when closing (min)", "hidden by the robot, closing", "hidden, all frames", "render ms"]
+    body = (
+        f"{d['size']} x {d['size']} images, scripted-expert episodes, jitter and noise on; a frame shows the object "
+        f"with at least {d['min_pixels']} of its pixels visible; pixel counts are medians over episodes (minimum in "
+        f"brackets); 'hidden' compares the object's pixels with the robot moved out of the scene.\n\n"
+        + table(head, rows)
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -674,6 +720,8 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The SAC update", "critic_update_speed_*", "critic variants, fused against autograd", critic_update_speed),
     ("On a Ray cluster", "ray_speed.json", "the Ray backend against the local one", ray_speed),
     ("The env", "env_speed.json", "GraspEnv against raw PyBullet", other),
+    ("The env", "camera_placement.json", "where the depth camera sees the object", camera_placement),
+    ("The env", "camera_speed.json", "a depth step against a state step", camera_speed),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),

@@ -2,10 +2,11 @@
 
 Importing the package registers ``"GraspEnv-v0"`` (the four hand-made shapes) and ``"GraspEnv-Diverse-v0"``
 (pybullet_data's procedurally generated objects, ``split="train" | "val" | "test"``); keyword arguments pass
-through ``gymnasium.make``. Each registered spec applies gymnasium's ``TimeLimit`` of 50 steps
-(``gymnasium.make("GraspEnv-v0", max_episode_steps=N)`` changes it, ``-1`` removes it) and builds the env with
-``max_episode_steps=None`` so that the wrapper alone decides truncation; ``GraspEnv(...)`` or
-``DiverseGraspEnv(...)`` built directly truncates itself at ``max_episode_steps=50``.
+through ``gymnasium.make`` (``obs_mode="depth"`` gives a depth camera's image and proprioception instead of the
+state vector; see ``grasp_env.env`` and ``grasp_env.camera``). Each registered spec applies gymnasium's
+``TimeLimit`` of 50 steps (``gymnasium.make("GraspEnv-v0", max_episode_steps=N)`` changes it, ``-1`` removes it)
+and builds the env with ``max_episode_steps=None`` so that the wrapper alone decides truncation; ``GraspEnv(...)``
+or ``DiverseGraspEnv(...)`` built directly truncates itself at ``max_episode_steps=50``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import gymnasium
 
 import grasp_env._quiet  # noqa: F401  (first: imports pybullet without its banner)
+from grasp_env.camera import CAMERAS, CameraConfig
 from grasp_env.diverse_env import DIVERSE_OBS_DIM, DIVERSE_OBS_SLICES, DiverseGraspEnv
 from grasp_env.env import (
     DEFAULT_MAX_EPISODE_STEPS,
@@ -20,7 +22,9 @@ from grasp_env.env import (
     MAX_STEP,
     MAX_YAW_STEP,
     OBS_DIM,
+    OBS_MODES,
     OBS_SLICES,
+    PROPRIO_KEYS,
     GraspEnv,
     eval_seed,
 )
@@ -42,6 +46,7 @@ for _id, _entry_point in _ENTRY_POINTS.items():
         )
 
 __all__ = [
+    "CAMERAS",
     "DEFAULT_MAX_EPISODE_STEPS",
     "DIVERSE_ENV_ID",
     "DIVERSE_OBS_DIM",
@@ -53,8 +58,11 @@ __all__ = [
     "OBJECT_SPECS",
     "OBJECT_TYPES",
     "OBS_DIM",
+    "OBS_MODES",
     "OBS_SLICES",
+    "PROPRIO_KEYS",
     "SPLITS",
+    "CameraConfig",
     "DisplayNotFoundError",
     "DiverseGraspEnv",
     "GraspEnv",

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from grasp_env.camera import CameraConfig
 from grasp_env.diverse_task import DiverseGraspTask, box_axes
 from grasp_env.env import DEFAULT_MAX_EPISODE_STEPS, GraspEnv, obs_bounds
 from grasp_env.objects import Split
@@ -80,7 +81,8 @@ class DiverseGraspEnv(GraspEnv):
     Args:
         split: "train" (800 objects, less exclusions), "val" (index ends in 5) or "test" (index ends in 0).
         headless, render_mode, reward_type, max_episode_steps, lift_height, hold_steps, render_width,
-            render_height: as `GraspEnv`.
+            render_height, obs_mode, camera, camera_noise: as `GraspEnv` (in "depth" mode the proprio entry
+            is the same eight slots, and `info["state"]` this layout's vector).
     """
 
     obs_slices: ClassVar[dict[str, slice]] = DIVERSE_OBS_SLICES
@@ -99,6 +101,9 @@ class DiverseGraspEnv(GraspEnv):
         hold_steps: int = 3,
         render_width: int = 480,
         render_height: int = 360,
+        obs_mode: str = "state",
+        camera: str | CameraConfig = "wrist",
+        camera_noise: float = 1.0,
     ) -> None:
         self.split = split
         super().__init__(
@@ -111,14 +116,16 @@ class DiverseGraspEnv(GraspEnv):
             hold_steps=hold_steps,
             render_width=render_width,
             render_height=render_height,
+            obs_mode=obs_mode,
+            camera=camera,
+            camera_noise=camera_noise,
         )
 
     def _make_task(
         self, object_types: tuple[str, ...], lift_height: float, hold_steps: int, reward_type: str
     ) -> TableTask:
         """The diverse-object task of `self.split` (`object_types` is the four-shape env's and unused)."""
-        visual = self.render_mode is not None or not self.headless
-        return DiverseGraspTask(self.split, lift_height, hold_steps, reward_type, visual=visual)
+        return DiverseGraspTask(self.split, lift_height, hold_steps, reward_type, visual=self.visual)
 
     def _observe(self, after_reset: bool = False) -> tuple[np.ndarray, dict[str, Any]] | None:
         """Read PyBullet once; the clipped float32 observation and the task's flags, or None on a NaN/inf state."""

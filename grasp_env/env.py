@@ -44,6 +44,18 @@ yaw +-0.2 rad. Reward, success and failure are the task's (`grasp_env.task`). `t
 when the object falls off the table; `truncated` is true at `max_episode_steps` (if set) and when a NaN physics
 state ended the episode (`info["physics_reset"]`); never both.
 
+Observation modes (`obs_mode`): "state" (the default) is the vector above. "depth" is a `gymnasium.spaces.Dict`
+with exactly two entries, nothing about the object that a camera could not see:
+
+- "depth": `Box(0, 255, (1, 64, 64), uint8)`, a depth camera's image (`grasp_env.camera`: 0 no reading, 1..255
+  its working range near..far, linear in metres), rendered by PyBullet's CPU renderer once per step;
+- "proprio": `Box(float32, (8,))`, the state slots `PROPRIO_KEYS` (hand position, sin/cos of its yaw, gripper
+  opening, finger contacts) in that order.
+
+In "depth" mode `info["state"]` carries the state vector of the same moment (privileged: for an asymmetric
+critic or the scripted expert, never for the policy). A corrupt depth frame (wrong size, NaN, outside [0, 1])
+ends the episode as a NaN physics state does (`truncated`, `info["physics_reset"]`).
+
 Seeds: training uses seeds below `EVAL_SEED_OFFSET`; evaluation uses seeds from it upwards (`eval_seed(i)`), so
 evaluation configurations are ones training never drew.
 """
@@ -57,6 +69,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from grasp_env.camera import CAMERAS, CameraConfig, DepthCamera
 from grasp_env.robot import MAX_OPENING, PandaRobot
 from grasp_env.sim import Simulation
 from grasp_env.task import OBJECT_TYPES, GraspTask, TableTask, up_axis, yaw_of
@@ -68,6 +81,10 @@ HAND_START_NOISE = np.array([0.02, 0.02, 0.02])
 HAND_START_YAW_NOISE = 0.2
 DEFAULT_MAX_EPISODE_STEPS = 50  # about 2 s; the scripted expert needs about 20 steps
 EVAL_SEED_OFFSET = 1_000_000
+#: Observation modes: "state" (the vector below) or "depth" (a depth image and proprioception, a gymnasium Dict).
+OBS_MODES: tuple[str, ...] = ("state", "depth")
+#: The state slots a robot knows about itself without seeing the object: the "proprio" entry of the depth mode.
+PROPRIO_KEYS: tuple[str, ...] = ("hand_pos", "hand_yaw", "gripper_opening", "finger_contacts")
 
 OBS_SLICES: dict[str, slice] = {
     "hand_pos": slice(0, 3),
@@ -135,6 +152,11 @@ class GraspEnv(gym.Env):
         lift_height: success needs the object this far (m) above its resting height...
         hold_steps: ...while grasped, for this many consecutive steps.
         render_width, render_height: size of "rgb_array" frames.
+        obs_mode: "state" (the vector) or "depth" (a depth image and proprioception; see the module docstring).
+        camera: the depth camera, a name in `grasp_env.camera.CAMERAS` ("wrist", the default; "fixed",
+            "fixed_top") or a `CameraConfig`. Only for `obs_mode="depth"`.
+        camera_noise: multiplies the camera's per-episode pose error and per-frame depth noise and dropout
+            (0: none, for tests and pictures; training and evaluation use the default 1).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 24}
@@ -154,7 +176,12 @@ class GraspEnv(gym.Env):
         hold_steps: int = 3,
         render_width: int = 480,
         render_height: int = 360,
+        obs_mode: str = "state",
+        camera: str | CameraConfig = "wrist",
+        camera_noise: float = 1.0,
     ) -> None:
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         if max_episode_steps is not None and max_episode_steps < 1:
@@ -163,11 +190,22 @@ class GraspEnv(gym.Env):
         self.headless = bool(headless) and render_mode != "human"
         self.max_episode_steps = max_episode_steps
         self.render_width, self.render_height = int(render_width), int(render_height)
+        self.obs_mode = obs_mode
+        self.camera = self._make_camera(camera, camera_noise) if obs_mode == "depth" else None
         self.task = self._make_task(tuple(object_types), lift_height, hold_steps, reward_type)
         self.robot = PandaRobot()
         self.sim = Simulation(gui=not self.headless)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(5,), dtype=np.float32)
-        self.observation_space = gym.spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
+        self.state_space = gym.spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
+        self.observation_space: gym.spaces.Space = self.state_space
+        if self.camera is not None:
+            self._proprio = self._proprio_slice()
+            n = self.camera.size
+            self.observation_space = gym.spaces.Dict({
+                "depth": gym.spaces.Box(0, 255, (1, n, n), dtype=np.uint8),
+                "proprio": gym.spaces.Box(self.obs_low[self._proprio], self.obs_high[self._proprio], dtype=np.float32),
+            })  # fmt: skip
+            self._last_camera_obs: tuple[dict[str, np.ndarray], np.ndarray] | None = None
         self._elapsed = 0
         self._needs_reset = True
         self._last_values: list[float] = [0.0] * len(self.obs_low)
@@ -182,12 +220,36 @@ class GraspEnv(gym.Env):
         """The task this env joins to the robot: the four shapes of `object_types`."""
         return GraspTask(object_types, lift_height, hold_steps, reward_type)
 
+    @staticmethod
+    def _make_camera(camera: str | CameraConfig, noise: float) -> DepthCamera:
+        """The depth camera of a name in `CAMERAS` or a `CameraConfig`, its noise scaled by `noise`."""
+        if isinstance(camera, str):
+            if camera not in CAMERAS:
+                raise ValueError(f"camera must be one of {tuple(CAMERAS)} or a CameraConfig, got {camera!r}")
+            camera = CAMERAS[camera]
+        elif not isinstance(camera, CameraConfig):
+            raise ValueError(f"camera must be one of {tuple(CAMERAS)} or a CameraConfig, got {camera!r}")
+        return DepthCamera(camera.scaled(noise))
+
+    def _proprio_slice(self) -> slice:
+        """The slots of `PROPRIO_KEYS` in this env's layout: one contiguous run, in that order."""
+        slices = [self.obs_slices[k] for k in PROPRIO_KEYS]
+        if any(a.stop != b.start for a, b in zip(slices, slices[1:])):
+            raise ValueError(f"the observation layout must hold {PROPRIO_KEYS} contiguously, in that order")
+        return slice(slices[0].start, slices[-1].stop)
+
+    @property
+    def visual(self) -> bool:
+        """Load visual meshes: for a viewer (GUI, "rgb_array" frames), never with a depth camera, which sees the
+        collision geometry whatever else is open, so that its images are the same in every process."""
+        return self.camera is None and (self.render_mode is not None or not self.headless)
+
     # ----------------------------------------------------------------------------------------- lifecycle
     def _build(self) -> None:
         """Connect and load the table, the robot and (at reset) the object."""
         self.sim.connect()
         with self.sim.loading() as client:
-            robot_body = self.robot.load(client, visual=self.render_mode is not None or self.sim.gui)
+            robot_body = self.robot.load(client, visual=self.visual)
             self.task.load(client, robot_body)
             self.robot.ignore_collisions_with(self.task.table)  # the base stands on it: no contacts to solve
         self._needs_reset = True
@@ -212,9 +274,7 @@ class GraspEnv(gym.Env):
             raise RuntimeError(f"GraspEnv.{what}() after shutdown(): call env.reinit() to build a fresh world first")
 
     # ------------------------------------------------------------------------------------- gymnasium API
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Start an episode. `options={"object_type": name}` forces the object type."""
         self._require_connection("reset")
         super().reset(seed=seed)
@@ -227,15 +287,22 @@ class GraspEnv(gym.Env):
         if observed is None:
             raise RuntimeError("GraspEnv.reset(): non-finite physics state right after reset")
         obs, flags = observed
+        info = self._info(flags, physics_reset=False)
+        if self.camera is not None:
+            self.camera.reset(rng)
+            state, obs = obs, self._camera_obs(obs)
+            if obs is None:
+                raise RuntimeError("GraspEnv.reset(): corrupt depth frame right after reset")
+            info["state"] = state
         self._elapsed = 0
         self._needs_reset = False
         self._last_reward = 0.0
         self._wall_clock = time.perf_counter()
         if self.render_mode == "human":
             self.render()
-        return obs, self._info(flags, physics_reset=False)
+        return obs, info
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Apply one action for 1/24 s; see the module docstring for the layout and episode-end semantics."""
         self._require_connection("step")
         if self._needs_reset:
@@ -250,13 +317,21 @@ class GraspEnv(gym.Env):
         if observed is None:
             return self._recover_from_nan()
         obs, flags = observed
+        state = obs
+        if self.camera is not None:
+            obs = self._camera_obs(state)
+            if obs is None:
+                return self._recover_from_nan()
         reward = self.task.compute_reward(flags)
         terminated = bool(flags["is_success"] or flags["is_fallen"])
         truncated = not terminated and self.max_episode_steps is not None and self._elapsed >= self.max_episode_steps
         self._last_reward = reward
         if self.render_mode == "human":
             self._pace()
-        return obs, reward, terminated, truncated, self._info(flags, physics_reset=False)
+        info = self._info(flags, physics_reset=False)
+        if self.camera is not None:
+            info["state"] = state
+        return obs, reward, terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         """ "rgb_array": an (H, W, 3) uint8 frame; "human": the GUI is live, returns None."""
@@ -264,6 +339,22 @@ class GraspEnv(gym.Env):
             self._require_connection("render")
             return self.sim.render(self.render_width, self.render_height)
         return None
+
+    def _camera_obs(self, state: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The depth mode's observation of this moment: one depth frame and the proprio slots of `state`; None
+        when the frame is corrupt. Keeps it (and `state`) as the last good observation."""
+        camera = self.camera
+        assert camera is not None
+        hand_pos, hand_quat = (None, None)
+        if camera.config.placement == "wrist":
+            hand_pos, hand_quat, _ = self.robot.read()
+        buffer, _ = self.sim.render_depth(camera.size, camera.view(hand_pos, hand_quat), camera.projection)
+        image = camera.image(buffer, self.np_random)
+        if image is None:
+            return None
+        obs = {"depth": image, "proprio": state[self._proprio].copy()}
+        self._last_camera_obs = obs, state
+        return obs
 
     # --------------------------------------------------------------------------------------- internals
     @staticmethod
@@ -329,8 +420,9 @@ class GraspEnv(gym.Env):
         info["physics_reset"] = physics_reset
         return info
 
-    def _recover_from_nan(self) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """A NaN physics state: end the episode (truncated), rebuild the world, say so in `info`.
+    def _recover_from_nan(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """A NaN physics state or a corrupt depth frame: end the episode (truncated), rebuild the world, say so in
+        `info`.
 
         The returned observation is the last finite one and the reward that of the previous step, so nothing
         non-finite reaches a replay buffer.
@@ -339,8 +431,13 @@ class GraspEnv(gym.Env):
         flags = {"is_success": False, "is_touching": False, "is_grasped": False, "is_lifted": False,
                  "is_upright": False, "is_fallen": False, "reach_distance": 0.0, "yaw_error": 0.0,
                  "lift": 0.0}  # fmt: skip
-        last_obs = np.array(self._last_values, dtype=np.float32)
-        return last_obs, self._last_reward, False, True, self._info(flags, physics_reset=True)
+        info = self._info(flags, physics_reset=True)
+        if self.camera is None:
+            return np.array(self._last_values, dtype=np.float32), self._last_reward, False, True, info
+        assert self._last_camera_obs is not None  # reset() made one
+        last, state = self._last_camera_obs
+        info["state"] = state.copy()
+        return {k: v.copy() for k, v in last.items()}, self._last_reward, False, True, info
 
     def _inject_nan_fault(self) -> None:
         """Test hook: corrupt the physics state (a NaN object velocity) as the original gripper's NaN did."""
@@ -358,4 +455,14 @@ class GraspEnv(gym.Env):
             self._wall_clock = time.perf_counter()
 
 
-__all__ = ["EVAL_SEED_OFFSET", "MAX_STEP", "MAX_YAW_STEP", "OBS_DIM", "OBS_SLICES", "GraspEnv", "eval_seed"]
+__all__ = [
+    "EVAL_SEED_OFFSET",
+    "MAX_STEP",
+    "MAX_YAW_STEP",
+    "OBS_DIM",
+    "OBS_MODES",
+    "OBS_SLICES",
+    "PROPRIO_KEYS",
+    "GraspEnv",
+    "eval_seed",
+]

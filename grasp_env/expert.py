@@ -122,14 +122,21 @@ class ScriptedExpert:
 
 @dataclass
 class Transitions:
-    """Flat arrays of transitions: float32 `obs, action, reward, next_obs`, bool `terminated, truncated`."""
+    """Flat arrays of transitions: float32 `obs, action, reward, next_obs`, bool `terminated, truncated`.
 
-    obs: np.ndarray
+    From an env in `obs_mode="depth"`, `obs` and `next_obs` are dicts of stacked arrays (key -> `(n, ...)`, the
+    observation space's dtypes) and `state`, `next_state` hold the privileged state vectors (`info["state"]`) of
+    the same moments, float32; from a state env those two are None.
+    """
+
+    obs: np.ndarray | dict[str, np.ndarray]
     action: np.ndarray
     reward: np.ndarray
-    next_obs: np.ndarray
+    next_obs: np.ndarray | dict[str, np.ndarray]
     terminated: np.ndarray
     truncated: np.ndarray
+    state: np.ndarray | None = None
+    next_state: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.reward)
@@ -141,6 +148,8 @@ def collect_demonstrations(
     """Run the expert for `n_episodes` episodes seeded `seed, seed + 1, ...` and return every transition.
 
     Without `expert`, a deterministic `ScriptedExpert` for the env's observation layout (`env.unwrapped.obs_slices`).
+    The expert acts on the observation, or, from an env with Dict observations (`obs_mode="depth"`), on the
+    privileged state `info["state"]`, which the transitions then also keep (`Transitions.state`, `next_state`).
 
     Returns:
         `(transitions, stats)`: `stats` has `episodes`, `success_rate`, `mean_length` and `per_type`, a dict
@@ -149,20 +158,25 @@ def collect_demonstrations(
     obs_slices = getattr(env.unwrapped, "obs_slices", OBS_SLICES)
     obs_dim = max(sl.stop for sl in obs_slices.values())
     expert = expert or ScriptedExpert(obs_slices=obs_slices)
-    columns: dict[str, list] = {k: [] for k in ("obs", "action", "reward", "next_obs", "terminated", "truncated")}
+    keys = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "state", "next_state")
+    columns: dict[str, list] = {k: [] for k in keys}
+    dict_obs = isinstance(env.observation_space, gym.spaces.Dict)
     per_type: dict[str, dict[str, float]] = {}
     successes, total_steps = 0, 0
     for episode in range(n_episodes):
         obs, info = env.reset(seed=seed + episode)
         expert.reset()
         object_type = info["object_type"]
+        state = info["state"] if dict_obs else None
         success = False
         while True:
-            action = expert.act(obs)
+            action = expert.act(state if dict_obs else obs)
             next_obs, reward, terminated, truncated, info = env.step(action)
-            for key, value in zip(columns, (obs, action, reward, next_obs, terminated, truncated), strict=True):
+            next_state = info["state"] if dict_obs else None
+            row = (obs, action, reward, next_obs, terminated, truncated, state, next_state)
+            for key, value in zip(columns, row, strict=True):
                 columns[key].append(value)
-            obs = next_obs
+            obs, state = next_obs, next_state
             total_steps += 1
             if terminated or truncated:
                 success = bool(info["is_success"])
@@ -172,13 +186,25 @@ def collect_demonstrations(
         entry["successes"] += int(success)
         entry["success_rate"] = entry["successes"] / entry["episodes"]
         successes += int(success)
+
+    def stacked_obs(rows: list) -> np.ndarray | dict[str, np.ndarray]:
+        if not dict_obs:
+            return np.asarray(rows, dtype=np.float32).reshape(-1, obs_dim)
+        spaces = env.observation_space.spaces
+        return {k: np.asarray([r[k] for r in rows], dtype=sp.dtype).reshape(-1, *sp.shape) for k, sp in spaces.items()}
+
+    def stacked_state(rows: list) -> np.ndarray | None:
+        return np.asarray(rows, dtype=np.float32).reshape(-1, obs_dim) if dict_obs else None
+
     transitions = Transitions(
-        obs=np.asarray(columns["obs"], dtype=np.float32).reshape(-1, obs_dim),
+        obs=stacked_obs(columns["obs"]),
         action=np.asarray(columns["action"], dtype=np.float32).reshape(-1, 5),
         reward=np.asarray(columns["reward"], dtype=np.float32),
-        next_obs=np.asarray(columns["next_obs"], dtype=np.float32).reshape(-1, obs_dim),
+        next_obs=stacked_obs(columns["next_obs"]),
         terminated=np.asarray(columns["terminated"], dtype=bool),
         truncated=np.asarray(columns["truncated"], dtype=bool),
+        state=stacked_state(columns["state"]),
+        next_state=stacked_state(columns["next_state"]),
     )
     stats = {
         "episodes": n_episodes,

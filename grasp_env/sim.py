@@ -128,3 +128,22 @@ class Simulation:
             width, height, viewMatrix=view, projectionMatrix=proj, renderer=renderer
         )
         return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+
+    def render_depth(
+        self, size: int, view: list[float], projection: list[float], segmentation: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """PyBullet's depth buffer `(size, size)` (0..1, non-linear in distance) of a camera, and its segmentation
+        mask (body ids) when asked for.
+
+        Always the CPU renderer (TinyRenderer), also in the GUI, so a camera observation is the same image
+        wherever the env runs; no shadows, no OpenGL.
+        """
+        flags = 0 if segmentation else pybullet.ER_NO_SEGMENTATION_MASK
+        _, _, _, depth, seg = self.client.getCameraImage(
+            size, size, viewMatrix=view, projectionMatrix=projection, renderer=pybullet.ER_TINY_RENDERER,
+            shadow=0, flags=flags,
+        )  # fmt: skip
+        depth = np.asarray(depth, dtype=np.float32)
+        if depth.size == size * size:
+            depth = depth.reshape(size, size)
+        return depth, (np.asarray(seg).reshape(size, size) if segmentation else None)

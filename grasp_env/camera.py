@@ -1,0 +1,233 @@
+"""The camera room: where a depth camera sits, how its pose and readings are perturbed, and how a frame becomes
+an observation.
+
+A `CameraConfig` says where the camera is (on the wrist, moving with the hand, or fixed over the table), its field
+of view, its working range and the size of its image, and how much each episode perturbs it. A `DepthCamera` turns
+that into what the env needs per step: the view matrix of the current camera pose, PyBullet's depth buffer ->
+metric depth (distance along the optical axis, m) -> noise -> a `uint8` image of shape `(1, size, size)`:
+
+- 0 means "no reading" (a dropout pixel, as a real sensor reports one);
+- 1..255 map `near`..`far` linearly: `value = 1 + round(254 * (depth - near) / (far - near))`, clipped, so a
+  network sees a fixed metric scale (`DepthCamera.metres()` inverts it). Anything beyond `far` reads 255.
+
+Randomisation, drawn from the env's `np_random` only (a seed gives the same images): at every reset the camera's
+position moves by up to `pos_jitter` per axis (uniform) and its orientation turns by a rotation whose axis-angle
+components are normal with `rot_jitter_deg` standard deviation (a calibration error); at every frame each pixel's
+depth gets normal noise of `depth_noise` (m) and a `dropout` share of pixels reads 0. `scale` multiplies all four
+(0 switches them off: for tests and pictures, never for evaluation).
+
+Frames come from PyBullet's CPU renderer (`Simulation.render_depth`), headless and in the GUI alike, so a policy
+sees the same images wherever it runs. bench/camera_placement.py measures the placements and
+bench/camera_speed.py the cost of a depth step against a state step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import pybullet
+
+Placement = Literal["fixed", "wrist"]
+Vec = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Where a depth camera is, what it sees and how each episode perturbs it."""
+
+    placement: Placement = "wrist"
+    """"wrist": `eye` and `target` in the hand point's frame (x along the hand, y the fingers' closing direction,
+    z pointing down the fingers), moving with the hand; "fixed": in the world frame."""
+    eye: Vec = (0.06, 0.0, -0.09)
+    """Camera position (m), in the frame `placement` names. The default: 9 cm above the hand point and 6 cm
+    along the hand's x axis, beside the hand (not in the fingers' closing plane)."""
+    target: Vec = (0.0, 0.0, 0.06)
+    """A point on the optical axis (m), in the same frame: the default looks down past the fingertips, tilted
+    towards the point between them."""
+    up: Vec = (1.0, 0.0, 0.0)
+    """The direction that is "up" in the image, in the same frame."""
+    fov_deg: float = 80.0
+    """Vertical (and, the image being square, horizontal) field of view."""
+    near: float = 0.04
+    """Start of the working range (m along the optical axis): depth value 1. Also the renderer's near plane."""
+    far: float = 0.8
+    """End of the working range (m): depth value 255 and beyond. The default keeps the table in range from the
+    highest hand pose (0.4 m) to the image's edges."""
+    size: int = 64
+    """Image width and height (pixels)."""
+    pos_jitter: float = 0.003
+    """Per-episode camera position offset, uniform in +-`pos_jitter` (m) per axis."""
+    rot_jitter_deg: float = 1.0
+    """Per-episode camera rotation: axis-angle components normal with this standard deviation (degrees)."""
+    depth_noise: float = 0.002
+    """Per-pixel, per-frame normal noise on the metric depth (m, standard deviation)."""
+    dropout: float = 0.005
+    """Per-frame share of pixels that read 0 ("no reading")."""
+
+    def validate(self) -> None:
+        """`ValueError` naming the first field out of range."""
+        if self.placement not in ("fixed", "wrist"):
+            raise ValueError(f"camera placement must be 'fixed' or 'wrist', got {self.placement!r}")
+        if not 8 <= self.size <= 512:
+            raise ValueError(f"camera size must be 8..512 pixels, got {self.size!r}")
+        if not 0.0 < self.near < self.far:
+            raise ValueError(f"camera range needs 0 < near < far, got near={self.near!r}, far={self.far!r}")
+        if not 1.0 <= self.fov_deg <= 150.0:
+            raise ValueError(f"camera fov_deg must be 1..150, got {self.fov_deg!r}")
+        if min(self.pos_jitter, self.rot_jitter_deg, self.depth_noise) < 0.0 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError("camera jitter and noise must be >= 0 and dropout in [0, 1)")
+        axis = np.subtract(self.target, self.eye)
+        if np.linalg.norm(axis) < 1e-6 or np.linalg.norm(np.cross(axis, self.up)) < 1e-6:
+            raise ValueError("camera target must differ from eye and the optical axis must not be parallel to up")
+
+    def scaled(self, scale: float) -> CameraConfig:
+        """This camera with every jitter and noise multiplied by `scale` (0: a perfect, calibrated camera)."""
+        if not scale >= 0.0:
+            raise ValueError(f"camera_noise must be >= 0, got {scale!r}")
+        return replace(
+            self,
+            pos_jitter=self.pos_jitter * scale,
+            rot_jitter_deg=self.rot_jitter_deg * scale,
+            depth_noise=self.depth_noise * scale,
+            dropout=min(self.dropout * scale, 0.5),
+        )
+
+
+#: On the wrist (the defaults of `CameraConfig`): the object stays in view through the scripted expert's episodes
+#: and fills more of the image than from a fixed camera when the gripper closes (bench/camera_placement.py).
+#: The default placement; docs/ENV.md says why.
+WRIST = CameraConfig()
+#: Fixed over the table, in front of the robot, looking down obliquely at the object area (x 0.35..0.65 m, y
+#: -0.15..0.15 m) and the lift above it: the hand comes from behind the object as seen from here.
+FIXED_FRONT = CameraConfig(placement="fixed", eye=(1.0, 0.0, 0.55), target=(0.5, 0.0, 0.05), up=(0.0, 0.0, 1.0),
+                           fov_deg=42.0, near=0.3, far=1.2)  # fmt: skip
+#: Fixed straight above the object area, looking down: the arm is between camera and object when it grasps.
+FIXED_TOP = CameraConfig(placement="fixed", eye=(0.5, 0.0, 0.85), target=(0.5, 0.0, 0.0), up=(1.0, 0.0, 0.0),
+                         fov_deg=36.0, near=0.5, far=0.95)  # fmt: skip
+CAMERAS: dict[str, CameraConfig] = {"wrist": WRIST, "fixed": FIXED_FRONT, "fixed_top": FIXED_TOP}
+
+
+def _normalised(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _rotation(axis_angle: np.ndarray) -> np.ndarray:
+    """Rotation matrix of an axis-angle vector (Rodrigues)."""
+    angle = float(np.linalg.norm(axis_angle))
+    if angle < 1e-12:
+        return np.eye(3)
+    k = axis_angle / angle
+    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + math.sin(angle) * kx + (1.0 - math.cos(angle)) * (kx @ kx)
+
+
+def quat_matrix(quat: tuple[float, float, float, float]) -> np.ndarray:
+    """Rotation matrix of a quaternion (x, y, z, w)."""
+    x, y, z, w = quat
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def look_at(eye: np.ndarray, forward: np.ndarray, up: np.ndarray) -> list[float]:
+    """OpenGL view matrix (column-major, 16 floats, PyBullet's layout) of a camera at `eye` looking along
+    `forward` with `up` towards the top of the image."""
+    f = _normalised(forward)
+    s = _normalised(np.cross(f, up))
+    u = np.cross(s, f)
+    view = np.eye(4)
+    view[0, :3], view[1, :3], view[2, :3] = s, u, -f
+    view[:3, 3] = -view[:3, :3] @ eye
+    return view.T.reshape(-1).tolist()
+
+
+class DepthCamera:
+    """One camera of an env: its per-episode pose error and per-frame noise, the view matrix, the image.
+
+    Args:
+        config: the camera (`CAMERAS` holds the presets); validated here.
+    """
+
+    def __init__(self, config: CameraConfig) -> None:
+        config.validate()
+        self.config = config
+        self.size = config.size
+        self.projection = list(pybullet.computeProjectionMatrixFOV(config.fov_deg, 1.0, config.near, config.far))
+        self._eye = np.array(config.eye, dtype=np.float64)
+        axis = np.subtract(config.target, config.eye)
+        self._forward = _normalised(axis)
+        self._up = np.array(config.up, dtype=np.float64)
+        self._depth_scale = 254.0 / (config.far - config.near)
+        self._n_dropout = int(round(config.dropout * config.size * config.size))
+        self.offset = np.zeros(3)
+        self.turn = np.eye(3)
+        self._fixed_view: list[float] | None = None
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Draw this episode's pose error: a position offset and a small rotation of the camera."""
+        c = self.config
+        self.offset = rng.uniform(-c.pos_jitter, c.pos_jitter, 3)
+        self.turn = _rotation(rng.normal(0.0, math.radians(c.rot_jitter_deg), 3))
+        self._fixed_view = look_at(*self.pose()) if c.placement == "fixed" else None
+
+    def pose(
+        self, hand_pos: Vec | None = None, hand_quat: tuple[float, float, float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(eye, forward, up) in the world this frame, the episode's pose error included. A wrist camera needs the
+        hand point's pose."""
+        eye, forward, up = self._eye + self.offset, self.turn @ self._forward, self.turn @ self._up
+        if self.config.placement == "wrist":
+            if hand_pos is None or hand_quat is None:
+                raise ValueError("a wrist camera needs the hand pose")
+            rot = quat_matrix(hand_quat)
+            eye, forward, up = np.asarray(hand_pos) + rot @ eye, rot @ forward, rot @ up
+        return eye, forward, up
+
+    def view(
+        self, hand_pos: Vec | None = None, hand_quat: tuple[float, float, float, float] | None = None
+    ) -> list[float]:
+        """The view matrix of this frame (see `pose`); a fixed camera's is computed once per episode."""
+        if self._fixed_view is not None:
+            return self._fixed_view
+        return look_at(*self.pose(hand_pos, hand_quat))
+
+    def metric_depth(self, buffer: np.ndarray) -> np.ndarray:
+        """PyBullet's depth buffer (0..1, non-linear) -> distance along the optical axis (m)."""
+        near, far = self.config.near, self.config.far
+        return far * near / (far - (far - near) * buffer)
+
+    def image(self, buffer: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+        """The observation `(1, size, size)` uint8 from a depth buffer, with this frame's noise and dropout; None
+        when the buffer is corrupt (wrong shape, values outside [0, 1] or not finite)."""
+        n = self.size
+        buffer = np.asarray(buffer)
+        if buffer.size != n * n:
+            return None
+        buffer = buffer.reshape(n, n)
+        low, high = float(buffer.min()), float(buffer.max())
+        if not (0.0 <= low and high <= 1.0):  # also False for NaN
+            return None
+        depth = self.metric_depth(buffer)
+        c = self.config
+        if c.depth_noise > 0.0:
+            depth += rng.standard_normal(depth.shape, dtype=np.float32) * np.float32(c.depth_noise)
+        values = np.clip(np.rint((depth - c.near) * self._depth_scale) + 1.0, 1.0, 255.0).astype(np.uint8)
+        if self._n_dropout:
+            values.reshape(-1)[rng.integers(0, n * n, self._n_dropout)] = 0
+        return values[None]
+
+    def metres(self, image: np.ndarray) -> np.ndarray:
+        """Depth (m) of an observation's values 1..255; NaN where a pixel reads 0 (no reading)."""
+        values = np.asarray(image, dtype=np.float64)
+        depth = self.config.near + (values - 1.0) / self._depth_scale
+        return np.where(values == 0, np.nan, depth)
+
+
+__all__ = ["CAMERAS", "FIXED_FRONT", "FIXED_TOP", "WRIST", "CameraConfig", "DepthCamera", "look_at", "quat_matrix"]

@@ -1,0 +1,306 @@
+"""The depth observation mode of both env ids: spaces, seeds, privileged state, bad input, corrupt frames."""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import grasp_env
+from grasp_env import OBS_MODES, PROPRIO_KEYS, CameraConfig, DiverseGraspEnv, GraspEnv
+from grasp_env.camera import CAMERAS, WRIST, DepthCamera
+from grasp_env.expert import collect_demonstrations
+
+ENVS = {"four-shape": GraspEnv, "diverse": DiverseGraspEnv}
+PROPRIO_DIM = 8  # hand_pos 3, hand_yaw 2, gripper_opening 1, finger_contacts 2
+
+
+@pytest.fixture(scope="module")
+def env() -> GraspEnv:
+    """One depth env shared by the tests that only reset and step it."""
+    env = GraspEnv(obs_mode="depth")
+    yield env
+    env.close()
+
+
+def rollout(env: gym.Env, seed: int, steps: int) -> tuple[list[dict], list[np.ndarray]]:
+    """Observations and privileged states of a seeded episode under seeded random actions."""
+    actions = np.random.default_rng(seed).uniform(-1, 1, (steps, 5)).astype(np.float32)
+    obs, info = env.reset(seed=seed)
+    observations, states = [obs], [info["state"]]
+    for action in actions:
+        obs, _, terminated, truncated, info = env.step(action)
+        observations.append(obs)
+        states.append(info["state"])
+        if terminated or truncated:
+            break
+    return observations, states
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_check_env_passes_in_depth_mode(kind: str) -> None:
+    env = ENVS[kind](obs_mode="depth")
+    try:
+        check_env(env, skip_render_check=True)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_observation_holds_only_camera_and_proprio_and_stays_in_its_space(kind: str) -> None:
+    env = ENVS[kind](obs_mode="depth")
+    try:
+        space = env.observation_space
+        assert isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"depth", "proprio"}
+        assert space["depth"].shape == (1, 64, 64) and space["depth"].dtype == np.uint8
+        assert space["proprio"].shape == (PROPRIO_DIM,) and space["proprio"].dtype == np.float32
+        observations, states = rollout(env, seed=3, steps=25)
+        for obs, state in zip(observations, states, strict=True):
+            assert set(obs) == {"depth", "proprio"}  # no object pose, no privileged key
+            assert space.contains(obs)
+            # proprio is exactly the robot's own slots of the state, nothing about the object
+            proprio_slots = np.concatenate([state[env.obs_slices[k]] for k in PROPRIO_KEYS])
+            np.testing.assert_array_equal(obs["proprio"], proprio_slots)
+            assert state.shape == env.state_space.shape and env.state_space.contains(state)
+    finally:
+        env.close()
+
+
+def test_privileged_state_is_the_state_mode_observation_of_the_same_seed() -> None:
+    """The camera changes neither the physics nor the episode's draws: info["state"] replays state mode."""
+    state_env, depth_env = GraspEnv(), GraspEnv(obs_mode="depth")
+    try:
+        actions = np.random.default_rng(1).uniform(-1, 1, (15, 5)).astype(np.float32)
+        obs, _ = state_env.reset(seed=11)
+        _, info = depth_env.reset(seed=11)
+        np.testing.assert_array_equal(info["state"], obs)
+        for action in actions:
+            obs, reward, *_ = state_env.step(action)
+            _, depth_reward, _, _, info = depth_env.step(action)
+            np.testing.assert_array_equal(info["state"], obs)
+            assert reward == depth_reward
+        assert isinstance(state_env.observation_space, gym.spaces.Box) and "state" not in state_env.reset(seed=0)[1]
+    finally:
+        state_env.close()
+        depth_env.close()
+
+
+def test_same_seed_same_images_different_seeds_different_camera_pose(env: GraspEnv) -> None:
+    first, _ = rollout(env, seed=5, steps=8)
+    other = GraspEnv(obs_mode="depth")
+    try:
+        second, _ = rollout(other, seed=5, steps=8)
+    finally:
+        other.close()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a["depth"], b["depth"])
+    env.reset(seed=5)
+    offset, turn = env.camera.offset.copy(), env.camera.turn.copy()
+    env.reset(seed=6)
+    assert np.abs(env.camera.offset - offset).max() > 1e-4 and np.abs(env.camera.turn - turn).max() > 1e-5
+    assert np.abs(env.camera.offset).max() <= WRIST.pos_jitter
+    # the jitter moves the picture: same scene, same seed, without pose error, differs
+    calm = GraspEnv(obs_mode="depth", camera=WRIST.scaled(0.0))
+    try:
+        assert (calm.reset(seed=5)[0]["depth"] != first[0]["depth"]).sum() > 100
+    finally:
+        calm.close()
+
+
+def test_noise_and_dropout_vary_per_frame_and_switch_off() -> None:
+    noisy, quiet = GraspEnv(obs_mode="depth"), GraspEnv(obs_mode="depth", camera_noise=0.0)
+    try:
+        for env in (noisy, quiet):
+            env.reset(seed=2)
+        frames = {name: [e._camera_obs(e._last_camera_obs[1])["depth"] for _ in range(2)]
+                  for name, e in (("noisy", noisy), ("quiet", quiet))}  # fmt: skip
+        assert (frames["noisy"][0] != frames["noisy"][1]).any()  # per-frame noise on the same scene
+        np.testing.assert_array_equal(frames["quiet"][0], frames["quiet"][1])
+        assert (frames["quiet"][0] == 0).sum() == 0  # no dropout
+        dropout = round(WRIST.dropout * 64 * 64)
+        assert 0 < (frames["noisy"][0] == 0).sum() <= dropout
+    finally:
+        noisy.close()
+        quiet.close()
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_the_object_is_visible_in_the_first_frame(kind: str) -> None:
+    """The depth image with the object differs from the empty table's exactly where the object is."""
+    env = ENVS[kind](obs_mode="depth", camera_noise=0.0)
+    try:
+        for seed in range(4):
+            obs, info = env.reset(seed=seed)
+            client = env.sim.client
+            pos, quat = client.getBasePositionAndOrientation(env.task.object)
+            client.resetBasePositionAndOrientation(env.task.object, (5.0, 5.0, -5.0), quat)
+            empty = env._camera_obs(info["state"])["depth"]
+            client.resetBasePositionAndOrientation(env.task.object, pos, quat)
+            changed = obs["depth"] != empty
+            assert changed.sum() >= 15, f"seed {seed}: the object covers only {changed.sum()} pixels"
+            assert (obs["depth"][changed] < empty[changed]).all()  # the object is nearer than the table behind it
+    finally:
+        env.close()
+
+
+def test_depth_values_map_metres_linearly_over_the_working_range() -> None:
+    camera = DepthCamera(CameraConfig(near=0.1, far=0.6, depth_noise=0.0, dropout=0.0, size=8))
+    metres = np.linspace(0.05, 0.8, 64).reshape(8, 8)
+    near, far = 0.1, 0.6
+    buffer = far * (metres - near) / (metres * (far - near))  # OpenGL's depth buffer of those distances
+    buffer = np.clip(buffer, 0.0, 1.0)
+    image = camera.image(buffer, np.random.default_rng(0))[0]
+    inside = (metres >= near) & (metres <= far)
+    np.testing.assert_allclose(camera.metres(image)[inside], metres[inside], atol=0.5 * (far - near) / 254 + 1e-6)
+    assert (image[metres < near] == 1).all() and (image[metres > far] == 255).all()
+    assert (image[1:] >= image[:-1]).all()  # monotone in distance
+    np.testing.assert_array_equal(np.isnan(camera.metres(np.array([0, 1]))), [True, False])
+
+
+@pytest.mark.parametrize("buffer", [np.full((64, 64), np.nan, np.float32), np.zeros(10, np.float32)])
+def test_a_corrupt_depth_frame_ends_the_episode_like_a_nan_physics_state(
+    buffer: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = GraspEnv(obs_mode="depth")
+    try:
+        env.reset(seed=4)
+        last, _, _, _, last_info = env.step(np.zeros(5, np.float32))
+        monkeypatch.setattr(env.sim, "render_depth", lambda *a, **k: (buffer, None))
+        obs, reward, terminated, truncated, info = env.step(np.zeros(5, np.float32))
+        assert info["physics_reset"] is True and truncated is True and terminated is False
+        assert env.observation_space.contains(obs) and np.isfinite(reward)
+        for key in last:
+            np.testing.assert_array_equal(obs[key], last[key])  # the last good observation
+        np.testing.assert_array_equal(info["state"], last_info["state"])
+        monkeypatch.undo()  # the renderer works again: the rebuilt world carries on
+        replay, _ = rollout(env, seed=9, steps=5)
+        fresh = GraspEnv(obs_mode="depth")
+        try:
+            expected, _ = rollout(fresh, seed=9, steps=5)
+        finally:
+            fresh.close()
+        for a, b in zip(replay, expected, strict=True):
+            np.testing.assert_array_equal(a["depth"], b["depth"])
+    finally:
+        env.close()
+
+
+def test_a_corrupt_first_frame_fails_reset_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = GraspEnv(obs_mode="depth")
+    try:
+        monkeypatch.setattr(env.sim, "render_depth", lambda *a, **k: (np.full((64, 64), 2.0, np.float32), None))
+        with pytest.raises(RuntimeError, match="corrupt depth frame"):
+            env.reset(seed=0)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"obs_mode": "pixels"}, r"obs_mode must be one of \('state', 'depth'\), got 'pixels'"),
+        ({"obs_mode": "depth", "camera": "ceiling"}, r"camera must be one of \('wrist', 'fixed', 'fixed_top'\)"),
+        ({"obs_mode": "depth", "camera": 3}, "camera must be one of"),
+        ({"obs_mode": "depth", "camera_noise": -1.0}, "camera_noise must be >= 0"),
+        ({"obs_mode": "depth", "camera": CameraConfig(near=0.5, far=0.2)}, "0 < near < far"),
+        ({"obs_mode": "depth", "camera": CameraConfig(size=4)}, "camera size must be 8..512"),
+        ({"obs_mode": "depth", "camera": CameraConfig(placement="ceiling")}, "placement must be 'fixed' or 'wrist'"),
+    ],
+)
+def test_bad_camera_arguments_raise_a_clear_error(kwargs: dict, match: str) -> None:
+    assert OBS_MODES == ("state", "depth")
+    with pytest.raises(ValueError, match=match):
+        GraspEnv(**kwargs)
+
+
+def test_reinit_and_shutdown_twice_work_in_depth_mode() -> None:
+    env = GraspEnv(obs_mode="depth")
+    try:
+        first = env.reset(seed=7)[0]["depth"]
+        env.reinit()
+        env.reinit()
+        np.testing.assert_array_equal(env.reset(seed=7)[0]["depth"], first)
+        env.shutdown()
+        env.shutdown()
+        with pytest.raises(RuntimeError, match="reinit"):
+            env.reset(seed=7)
+        env.reinit()
+        np.testing.assert_array_equal(env.reset(seed=7)[0]["depth"], first)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", [grasp_env.ENV_ID, grasp_env.DIVERSE_ENV_ID])
+def test_gymnasium_make_passes_obs_mode_and_camera_through(env_id: str) -> None:
+    env = gym.make(env_id, obs_mode="depth", camera="fixed")
+    try:
+        obs, info = env.reset(seed=0)
+        assert env.unwrapped.camera.config == CAMERAS["fixed"]
+        assert env.observation_space.contains(obs) and "state" in info
+        obs, *_ = env.step(env.action_space.sample())
+        assert env.observation_space.contains(obs)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("camera", ["fixed", "fixed_top"])
+def test_the_fixed_cameras_give_a_constant_view_within_an_episode(camera: str) -> None:
+    env = GraspEnv(obs_mode="depth", camera=camera)
+    try:
+        env.reset(seed=1)
+        view = env.camera.view()
+        env.step(np.ones(5, np.float32))
+        assert env.camera.view() == view
+        hand_pos, hand_quat, _ = env.robot.read()
+        assert env.camera.view(hand_pos, hand_quat) == view  # the hand does not move a fixed camera
+    finally:
+        env.close()
+
+
+def test_the_wrist_camera_moves_with_the_hand() -> None:
+    env = GraspEnv(obs_mode="depth", camera_noise=0.0)
+    try:
+        env.reset(seed=1)
+        eye, forward, _ = env.camera.pose(*env.robot.read()[:2])
+        hand = np.array(env.robot.read()[0])
+        np.testing.assert_allclose(np.linalg.norm(eye - hand), np.linalg.norm(WRIST.eye), atol=1e-9)
+        assert forward[2] < -0.9  # looks down the fingers
+        for _ in range(3):
+            env.step(np.array([0.0, 0.0, 1.0, 0.0, 1.0], np.float32))
+        assert env.camera.pose(*env.robot.read()[:2])[0][2] > eye[2] + 0.03
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_the_scripted_expert_acts_on_the_privileged_state(kind: str) -> None:
+    env = ENVS[kind](obs_mode="depth")
+    try:
+        transitions, stats = collect_demonstrations(env, n_episodes=3, seed=100)
+    finally:
+        env.close()
+    assert stats["success_rate"] == 1.0
+    n = len(transitions)
+    assert set(transitions.obs) == {"depth", "proprio"}
+    assert transitions.obs["depth"].shape == (n, 1, 64, 64) and transitions.obs["depth"].dtype == np.uint8
+    assert transitions.next_obs["proprio"].shape == (n, PROPRIO_DIM)
+    assert transitions.state.shape == transitions.next_state.shape == (n, env.state_space.shape[0])
+    np.testing.assert_array_equal(transitions.obs["proprio"], transitions.state[:, :PROPRIO_DIM])
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (CI runs it under xvfb-run -a)")
+def test_the_gui_sees_the_same_depth_images_as_a_headless_env() -> None:
+    """Depth frames come from the CPU renderer in the GUI too: a policy sees what it was trained on."""
+    frames = []
+    for headless in (True, False):
+        env = GraspEnv(headless=headless, obs_mode="depth")
+        try:
+            observations, _ = rollout(env, seed=3, steps=4)
+        finally:
+            env.close()
+        frames.append(np.array([obs["depth"] for obs in observations]))
+    np.testing.assert_array_equal(frames[0], frames[1])
