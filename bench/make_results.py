@@ -705,6 +705,27 @@ def camera_placement(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def gui_hang(d: Json) -> Rendered:
+    """bench/gui_hang.py: how often opening the GUI hangs, before and after grasp_env.display's guards."""
+    names = {"off": "before (Xlib check, bare connect)", "on": "with the probe and the watchdog"}
+    rows = []
+    for guard, r in d["results"].items():
+        c, n = r["counts"], sum(r["counts"].values())
+        ok_s = sorted(t["seconds"] for t in r["trials"] if t["outcome"] == "ok")
+        rows.append([names.get(guard, guard), num(n), num(c["ok"]), num(c["clear error"]), f"**{num(c['hang'])}**"])
+        rows[-1] += [num(c["other failure"]), f"{r['hang_rate']:.0%}", num(statistics.median(ok_s)) if ok_s else "-"]
+    head = ["GUI connect", "trials", "ok", "clear error", "hung", "other failure", "hang rate", "ok trial, median s"]
+    said = sorted({t["said"] for r in d["results"].values() for t in r["trials"] if t["outcome"] == "clear error"})
+    body = (
+        f"Fresh processes, {d['concurrency']} at a time, each under its own `xvfb-run -a` and with torch imported, "
+        f"doing the test suite's GUI sequence (open, reinit, close, open in human mode); a trial still running after "
+        f"{d['trial_timeout_s']:g} s counts as hung.\n\n{table(head, rows)}"
+    )
+    if said:
+        body += "\n\nThe clear errors said, e.g.: `" + said[0][:240] + "`"
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -720,6 +741,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The SAC update", "critic_update_speed_*", "critic variants, fused against autograd", critic_update_speed),
     ("On a Ray cluster", "ray_speed.json", "the Ray backend against the local one", ray_speed),
     ("The env", "env_speed.json", "GraspEnv against raw PyBullet", other),
+    ("The env", "gui_hang.json", "opening the GUI: hangs before and after the guards", gui_hang),
     ("The env", "camera_placement.json", "where the depth camera sees the object", camera_placement),
     ("The env", "camera_speed.json", "a depth step against a state step", camera_speed),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
