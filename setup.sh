@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for this project: Xvfb (GUI rendering on a server), the CPU build of
-# PyTorch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build), then the project, its test tools and the
-# optional Ray backend.
+# PyTorch 2.13.0 (an unpinned torch would pull a multi-GB CUDA build), then the project (with onnx, onnxscript and
+# onnxruntime for `train.py export`), its test tools and the optional Ray backend.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -4,6 +4,7 @@
     python train.py --mode actor-learner --workers 1  # one actor process feeds one learner process
     python train.py eval --checkpoint runs/NAME/best.pt --episodes 100
     python train.py render --checkpoint runs/NAME/best.pt --video episode.mp4
+    python train.py export --checkpoint runs/NAME/best.pt --out policy.onnx      # or policy.pt2 (docs/EXPORT.md)
 
 This file only parses the command line and dispatches; the run lives in `sac.run` (docs/DESIGN.md) and the
 flags are generated from its config tree (`sac.run.config.RunConfig`, which nests `sac.config.SACConfig`).
@@ -47,6 +48,8 @@ def env_support(env_id: str) -> EnvSupport:
             demonstrations=collect_demonstrations,
             gui_kwargs={"headless": False, "render_mode": "human"},
             obs_layout=layout,
+            action_meaning=grasp_env.ACTION_MEANING,
+            control_hz=grasp_env.CONTROL_HZ,
             eval_kwargs={"split": "val"} if diverse else {},
             test_kwargs={"split": "test"} if diverse else {},
         )
@@ -79,9 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_render.add_argument("--episodes", type=int, default=1, help="episodes (default: 1)")
     p_render.add_argument("--seed", type=int, default=None, help=HELP_BLOCK)
     p_render.add_argument("--fps", type=int, default=24, help="video frame rate (default: 24)")
-    p_export = sub.add_parser("export", help="the deterministic policy alone, as TorchScript (needs only torch)")
+    p_export = sub.add_parser(
+        "export", help="the deterministic policy alone, as ONNX (onnxruntime, no torch) or torch.export (.pt2)"
+    )
     p_export.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
-    p_export.add_argument("--out", required=True, help="TorchScript file to write (e.g. policy.pt)")
+    p_export.add_argument(
+        "--out", required=True, help="file to write, e.g. policy.onnx or policy.pt2; its metadata goes to OUT.meta.json"
+    )
+    p_export.add_argument(
+        "--format",
+        default=None,
+        help="onnx or pt2 (default: from the suffix of --out, else onnx); TorchScript is no longer written "
+        "(torch.jit.save is deprecated)",
+    )
     return parser
 
 
@@ -146,9 +159,12 @@ def run_render(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from sac.run import export_checkpoint
 
-    meta = export_checkpoint(args.checkpoint, args.out, env_support)
+    meta = export_checkpoint(args.checkpoint, args.out, args.format, env_support)
     dims = f"{meta['obs_dim']} -> {meta['action_dim']}"
-    print(f"exported the deterministic policy ({dims}) of {meta['env_id']} -> {meta['out']}")
+    print(
+        f"exported the deterministic policy ({dims}) of {meta['env_id']} as {meta['format']} -> {meta['out']} "
+        f"(metadata: {meta['meta']})"
+    )
     return 0
 
 

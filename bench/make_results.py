@@ -726,6 +726,25 @@ def gui_hang(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def export_latency(d: Json) -> Rendered:
+    """bench/export_latency.py: one action at a time through each exported format and torch eager."""
+    v, st, m = d["variants"], d["settings"], d["machine"]
+    ref = st["reference"]
+    rows = [
+        [f"`{name}`", num(x["median_us"]), num(x["p90_us"]), ratio(x["median_us"], v[ref]["median_us"]),
+         f"{x['max_abs_diff_vs_get_action']:.1e}"]
+        for name, x in v.items()
+    ]  # fmt: skip
+    body = table(["variant", "median, us", "p90, us", f"vs `{ref}`", "max abs diff"], rows) + (
+        f"\n\nOne observation per call, one thread (torch and onnxruntime), policy hidden {st['hidden_dim']}, "
+        f"{st['obs_dim']} -> {st['action_dim']}; median over {st['rounds']} rounds of each round's median of "
+        f"{num(st['calls_per_round'])} calls; torch {m['torch']}, onnxruntime {m['onnxruntime']}, load average "
+        f"{m['load_average_1min_at_end']} on {m['cpus']} CPUs at the end. Variants: `bench/export_latency.py`'s "
+        "docstring; the files: docs/EXPORT.md."
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -744,6 +763,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The env", "gui_hang.json", "opening the GUI: hangs before and after the guards", gui_hang),
     ("The env", "camera_placement.json", "where the depth camera sees the object", camera_placement),
     ("The env", "camera_speed.json", "a depth step against a state step", camera_speed),
+    ("Deployment", "export_latency.json", "per-action latency of the exported policy", export_latency),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),

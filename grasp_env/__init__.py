@@ -17,6 +17,8 @@ import grasp_env._quiet  # noqa: F401  (first: imports pybullet without its bann
 from grasp_env.camera import CAMERAS, CameraConfig
 from grasp_env.diverse_env import DIVERSE_OBS_DIM, DIVERSE_OBS_SLICES, DiverseGraspEnv
 from grasp_env.env import (
+    ACTION_MEANING,
+    CONTROL_HZ,
     DEFAULT_MAX_EPISODE_STEPS,
     EVAL_SEED_OFFSET,
     MAX_STEP,
@@ -46,7 +48,9 @@ for _id, _entry_point in _ENTRY_POINTS.items():
         )
 
 __all__ = [
+    "ACTION_MEANING",
     "CAMERAS",
+    "CONTROL_HZ",
     "DEFAULT_MAX_EPISODE_STEPS",
     "DIVERSE_ENV_ID",
     "DIVERSE_OBS_DIM",

@@ -71,11 +71,21 @@ import numpy as np
 
 from grasp_env.camera import CAMERAS, CameraConfig, DepthCamera
 from grasp_env.robot import MAX_OPENING, PandaRobot
-from grasp_env.sim import Simulation
+from grasp_env.sim import PHYSICS_HZ, SUBSTEPS, Simulation
 from grasp_env.task import OBJECT_TYPES, GraspTask, TableTask, up_axis, yaw_of
 
 MAX_STEP = 0.03  # m of hand travel per axis per step at |action| = 1
 MAX_YAW_STEP = 0.25  # rad of hand yaw per step at |action| = 1
+CONTROL_HZ = PHYSICS_HZ / SUBSTEPS  # env steps per simulated second (24)
+ACTION_MEANING: tuple[str, ...] = (
+    f"hand x displacement: action * {MAX_STEP} m per step",
+    f"hand y displacement: action * {MAX_STEP} m per step",
+    f"hand z displacement: action * {MAX_STEP} m per step",
+    f"hand yaw change: action * {MAX_YAW_STEP} rad per step",
+    f"gripper target opening: (action + 1) / 2 * {MAX_OPENING} m (+1 open, -1 closed)",
+)
+"""What each action slot commands (the module docstring has the workspace and yaw limits); exported policies'
+metadata carries it."""
 HAND_START = np.array([0.5, 0.0, 0.22])
 HAND_START_NOISE = np.array([0.02, 0.02, 0.02])
 HAND_START_YAW_NOISE = 0.2

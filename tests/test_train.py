@@ -499,25 +499,25 @@ def test_bad_settings_are_refused_before_any_work(argv: list[str], message: str,
 _EXPORT_CHECK = """
 import json, sys, torch
 extra = {"meta.json": ""}
-policy = torch.jit.load(sys.argv[1], _extra_files=extra)
+policy = torch.export.load(sys.argv[1], extra_files=extra).module()
 obs = torch.load(sys.argv[2], weights_only=True)
 torch.save(policy(obs), sys.argv[3])
-one = policy(obs[0])
-assert one.shape == policy(obs)[0].shape, one.shape
+assert policy(obs[:1]).shape == (1, policy(obs).shape[1])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("sac", "grasp_env", "train"))
 print(json.dumps({"meta": json.loads(extra["meta.json"]), "project_modules": loaded}))
 """
 
 
-def test_export_gives_the_checkpoint_policys_actions_with_torch_alone(serial_run: Path, tmp_path: Path) -> None:
+def test_export_gives_a_run_checkpoints_actions_with_torch_alone(serial_run: Path, tmp_path: Path) -> None:
+    """A real run's best.pt as pt2, in a fresh interpreter that cannot import the project (ONNX, the metadata and
+    bad input: tests/test_export.py)."""
     from sac import SACTrainer
 
-    out = tmp_path / "policy.pt"
+    out = tmp_path / "policy.pt2"
     assert train.main(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", str(out)]) == 0
     policy = SACTrainer.load(str(serial_run / "best.pt")).policy_net
     obs = torch.as_tensor(np.random.default_rng(0).uniform(-3, 3, (1000, policy.state_dim)), dtype=torch.float32)
     torch.save(obs, tmp_path / "obs.pt")
-    # a fresh interpreter in an empty folder, with no project path: only torch is imported to run the policy
     proc = subprocess.run(
         [sys.executable, "-I", "-c", _EXPORT_CHECK, str(out), str(tmp_path / "obs.pt"), str(tmp_path / "act.pt")],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
@@ -526,16 +526,17 @@ def test_export_gives_the_checkpoint_policys_actions_with_torch_alone(serial_run
     report = json.loads(proc.stdout)
     assert report["project_modules"] == []
     expected = policy.get_action(obs.numpy(), deterministic=True)
-    np.testing.assert_allclose(torch.load(tmp_path / "act.pt").numpy(), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(torch.load(tmp_path / "act.pt").numpy(), expected, rtol=0, atol=1e-5)
     meta = report["meta"]
-    assert meta["obs_dim"] == 29 and meta["action_dim"] == 5 and meta["env_id"] == "GraspEnv-v0"
-    assert meta["action_low"] == [-1.0] * 5 and meta["action_high"] == [1.0] * 5
+    assert meta["format"] == "pt2" and meta["obs_dim"] == 29 and meta["action_dim"] == 5
+    assert meta["env_id"] == "GraspEnv-v0" and meta["env_steps"] > 0
+    assert meta["max_episode_steps"] == 25, "the run's --max-steps, not the env's default"
     assert meta["obs_layout"]["hand_pos"][0] == 0 and max(stop for _, stop in meta["obs_layout"].values()) == 29
 
 
 def test_export_to_an_unwritable_place_is_one_line(serial_run: Path) -> None:
-    proc = _train_cli(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", "/proc/policy.pt"])
-    assert proc.returncode == 2 and "cannot write the exported policy /proc/policy.pt" in proc.stderr
+    proc = _train_cli(["export", "--checkpoint", str(serial_run / "best.pt"), "--out", "/proc/policy.onnx"])
+    assert proc.returncode == 2 and "cannot write the exported policy /proc/policy.onnx" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

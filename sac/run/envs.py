@@ -88,6 +88,10 @@ class EnvSupport:
     """Keyword arguments of ``gymnasium.make`` that open the env in a window (``render --gui``)."""
     obs_layout: dict[str, list[int]] | None = None
     """Observation slots, name -> ``[start, stop)``, written into exported policies."""
+    action_meaning: tuple[str, ...] = ()
+    """What each action slot commands, one string per slot, written into exported policies (empty: unknown)."""
+    control_hz: float | None = None
+    """Env steps per simulated second, written into exported policies (None: the env's ``render_fps``, if any)."""
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
     """``gymnasium.make`` kwargs of the run's periodic evaluation env (e.g. a validation split)."""
     test_kwargs: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sac.run.envs import EnvSupport, eval_seed, evaluate_policy, heldout_block, make_env
+from sac.run.envs import EnvSupport, env_dims, eval_seed, evaluate_policy, heldout_block, make_env
 
 SupportFor = Callable[[str], EnvSupport]
 
@@ -140,26 +140,68 @@ def render_checkpoint(
     return {"episodes": episodes, "successes": successes, "frames": frames, "video": video}
 
 
-def export_checkpoint(checkpoint: str, out: str, support_for: SupportFor | None = None) -> dict[str, Any]:
-    """Write the checkpoint's deterministic policy as TorchScript (see `sac.export`); returns its metadata."""
-    from sac.export import export_policy
+def export_checkpoint(
+    checkpoint: str, out: str, fmt: str | None = None, support_for: SupportFor | None = None
+) -> dict[str, Any]:
+    """Write the checkpoint's deterministic policy to ``out`` as ONNX or a torch.export program (``fmt``, else
+    from the suffix of ``out``: `sac.export.resolve_format`) and its metadata beside it (`sac.export.meta_path`);
+    returns the metadata with ``out`` and ``meta`` (the two paths). docs/EXPORT.md describes the files."""
+    import torch
 
+    from sac import __version__
+    from sac.export import ONNX_OPSET, OUTPUT_NAME, export_policy, meta_path, resolve_format
+
+    fmt = resolve_format(out, fmt)
     policy, extra = load_policy(checkpoint)
     out_path = Path(out)
     check_writable(out_path, "the exported policy")
+    check_writable(meta_path(out_path), "the exported policy's metadata")
     env_id = extra.get("env_id", "GraspEnv-v0")
     support = support_for(env_id) if support_for else EnvSupport()
+    env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
+    try:  # what only the env knows: its time limit, its rate, and that the policy fits it
+        obs_dim, action_dim = env_dims(env)[:2]
+        max_episode_steps = getattr(env.spec, "max_episode_steps", None)
+        render_fps = env.metadata.get("render_fps")
+    finally:
+        env.close()
+    if (obs_dim, action_dim) != (policy.state_dim, policy.action_dim):
+        raise ValueError(
+            f"{checkpoint}: the policy maps {policy.state_dim} -> {policy.action_dim} but {env_id} has "
+            f"{obs_dim} observations and {action_dim} actions"
+        )
+    if support.control_hz is not None:
+        control_hz, hz_source = float(support.control_hz), "declared"  # GraspEnv: grasp_env.CONTROL_HZ
+    elif render_fps:
+        control_hz, hz_source = float(render_fps), "render_fps"
+    else:
+        control_hz, hz_source = None, None
+    batch = "n"
     meta = {
-        "format": "grasp-sac deterministic policy (TorchScript)",
+        "format": fmt,
+        "file": out_path.name,
+        "producer": f"grasp-sac {__version__} train.py export (torch {torch.__version__.split('+')[0]})",
         "env_id": env_id,
+        "env_kwargs": support.test_kwargs,
         "checkpoint": str(checkpoint),
         "env_steps": extra.get("env_steps"),
+        "inputs": {"obs": {"dtype": "float32", "shape": [batch, int(policy.state_dim)]}},
+        "outputs": {OUTPUT_NAME: {"dtype": "float32", "shape": [batch, int(policy.action_dim)]}},
         "obs_dim": int(policy.state_dim),
         "action_dim": int(policy.action_dim),
+        "obs_preprocessing": None,
+        "obs_note": "the graph takes the observation exactly as env.step returns it (float32; no normalisation)",
+        "obs_layout": support.obs_layout,
         "action_low": policy.action_low.tolist(),
         "action_high": policy.action_high.tolist(),
-        "obs_layout": support.obs_layout,
-        "usage": "torch.jit.load(path)(obs: float32 tensor (obs_dim,) or (n, obs_dim)) -> action",
+        "action_meaning": list(support.action_meaning) or None,
+        "computes": "clamp(tanh(mean(obs)) * action_scale + action_bias, action_low, action_high): "
+        "GaussianPolicy.get_action(obs, deterministic=True)",
+        "control_hz": control_hz,
+        "control_hz_source": hz_source,
+        "max_episode_steps": max_episode_steps,
     }
-    export_policy(policy, out_path, meta)
-    return {**meta, "out": str(out_path)}
+    if fmt == "onnx":
+        meta["onnx_opset"] = ONNX_OPSET
+    model_file, meta_file = export_policy(policy, out_path, fmt, meta, {"obs": (int(policy.state_dim),)})
+    return {**meta, "out": str(model_file), "meta": str(meta_file)}
