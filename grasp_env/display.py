@@ -8,9 +8,11 @@ thread holds: the process deadlocks, idle, forever (bench/gui_hang.py reproduces
 Without torch, the same failure ends the process with no Python error at all. Neither Python signal handlers nor
 Python threads can run while the GIL is held in C, so the guards live outside the Python interpreter:
 
-1. `check_display` opens the display with Xlib (fast, in-process), then `probe_gui` connects PyBullet's GUI in a
-   fresh child process with a deadline: a display that cannot host the GUI is a `DisplayNotFoundError` naming the
-   display, PyBullet's own complaint and the fix, and this process is untouched.
+1. `check_display` opens the display with Xlib (fast, in-process) and keeps that connection open, so the X server
+   never sees its last client leave and reset itself between two GUIs (the common cause: a connect that arrives
+   during the reset is refused), then `probe_gui` connects PyBullet's GUI in a fresh child process with a deadline:
+   a display that cannot host the GUI is a `DisplayNotFoundError` naming the display, PyBullet's own complaint and
+   the fix, and this process is untouched.
 2. `gui_watchdog` guards the real connect: a small child process that, unless told within the deadline that the
    connect returned, prints a one-line error naming the display and the fix and kills this process (SIGKILL: the
    only signal a GIL-holding C loop cannot ignore). It covers the display vanishing between the probe and the
@@ -63,6 +65,14 @@ _WATCHDOG = (
 )
 
 
+#: One Xlib connection per display, opened by the first `check_display` and kept for the life of the process. An X
+#: server with no clients left resets itself (Xvfb does, unless started with -noreset), and a connection that
+#: arrives during the reset is refused: after a GUI's disconnect, the next GUI's connect failed about one time in
+#: ten on a loaded machine (reproduced under one xvfb-run). With this client always there, the server never resets
+#: between our GUIs.
+_kept: dict[str, int] = {}
+
+
 class DisplayNotFoundError(RuntimeError):
     """The PyBullet GUI was asked for but no X display that can host it is reachable."""
 
@@ -97,11 +107,11 @@ def check_display(timeout: float | None = None) -> None:
         libx11 = ctypes.CDLL(libname)
         libx11.XOpenDisplay.restype = ctypes.c_void_p
         libx11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        libx11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        handle = libx11.XOpenDisplay(display.encode())
-        if not handle:
-            raise DisplayNotFoundError(f"headless=False but the X display {display!r} cannot be opened; {HINT}")
-        libx11.XCloseDisplay(handle)
+        if display not in _kept:
+            handle = libx11.XOpenDisplay(display.encode())
+            if not handle:
+                raise DisplayNotFoundError(f"headless=False but the X display {display!r} cannot be opened; {HINT}")
+            _kept[display] = handle  # never closed: see _kept
     probe_gui(display, gui_timeout() if timeout is None else timeout)
 
 

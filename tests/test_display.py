@@ -126,3 +126,13 @@ def test_guarded_gui_connects_repeatedly_in_one_process() -> None:
         assert env.observation_space.contains(obs)
     finally:
         env.close()
+
+
+@pytest.mark.gui
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (CI runs it under xvfb-run -a)")
+def test_check_display_keeps_one_connection_so_the_server_never_resets_between_guis() -> None:
+    gui_display.check_display()
+    kept = dict(gui_display._kept)
+    assert os.environ["DISPLAY"] in kept and kept[os.environ["DISPLAY"]]
+    gui_display.check_display()
+    assert gui_display._kept == kept, "a second check reuses the kept connection"
