@@ -188,7 +188,9 @@ class GaussianPolicy(nn.Module):
         log_det = 2.0 * (_LOG2 - u - F.softplus(-2.0 * u)) + torch.log(self.action_scale)
         return (gaussian - log_det).sum(dim=-1)
 
-    def evaluate(self, state: torch.Tensor | dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def evaluate(
+        self, state: torch.Tensor | dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reparameterised sample for training: ``(action, log_prob, mean_action)``.
 
         The noise is drawn independently per element, so the action carries gradients to the policy parameters;

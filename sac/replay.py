@@ -289,11 +289,11 @@ class DictReplayBuffer:
         self.frames = {k: np.zeros((f, *spec.shape(k)), dtype=spec.dtype(k)) for k in spec.keys}
         self.refcount = np.zeros(f, dtype=np.int32)
         self.frame_hash = np.zeros(f, dtype=np.int64)
-        self._free = np.arange(f - 1, -1, -1, dtype=np.int64)  # a stack: the lowest index on top
+        self._free = np.arange(f - 1, -1, -1, dtype=np.int32)  # a stack: the lowest index on top
         self._n_free = f
         self._index: dict[int, int] = {}  # hash of a frame's bytes -> frame
-        self.obs_frame = np.zeros(self.capacity, dtype=np.int64)
-        self.next_frame = np.zeros(self.capacity, dtype=np.int64)
+        self.obs_frame = np.zeros(self.capacity, dtype=np.int32)
+        self.next_frame = np.zeros(self.capacity, dtype=np.int32)
         self.actions = np.zeros((self.capacity, self.action_dim), dtype=np.float32)
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.dones = np.zeros(self.capacity, dtype=np.float32)
@@ -389,9 +389,15 @@ class DictReplayBuffer:
 
     def bytes_per_transition(self) -> float:
         """Allocated bytes (frames, transitions, pool bookkeeping) divided by ``capacity``."""
-        arrays = [*self.frames.values(), self.refcount, self.frame_hash, self._free, self.obs_frame]
-        arrays += [self.next_frame, self.actions, self.rewards, self.dones]
-        return sum(a.nbytes for a in arrays) / self.capacity
+        return self.allocated_bytes(self.capacity, self.spec, self.action_dim, self.frame_capacity) / self.capacity
+
+    @staticmethod
+    def allocated_bytes(capacity: int, spec: ObsSpec, action_dim: int, frame_capacity: int | None = None) -> int:
+        """The arrays' bytes of a buffer of this size (without allocating it): per frame the observation, its
+        reference count, hash and free-stack slot (4 + 8 + 4); per transition two frame indices, the action, the
+        reward and the termination flag."""
+        frames = frame_capacity or capacity + capacity // 4 + 16
+        return frames * (spec.nbytes() + 16) + capacity * (4 + 4 + 4 * action_dim + 4 + 4)
 
     def _slots(self) -> np.ndarray:
         """Slot indices of the stored transitions, oldest first."""
@@ -455,7 +461,7 @@ class DictReplayBuffer:
                 f"{self.spec.describe()}, action_dim={self.action_dim}"
             )
         self.refcount[:] = 0
-        self._free = np.arange(self.frame_capacity - 1, -1, -1, dtype=np.int64)
+        self._free = np.arange(self.frame_capacity - 1, -1, -1, dtype=np.int32)
         self._n_free, self._index, self.ptr, self._size = self.frame_capacity, {}, 0, 0
         frames = {k: np.asarray(data[f"frame.{k}"]) for k in self.spec.keys}
         obs_frame, next_frame = np.asarray(data["obs_frame"]), np.asarray(data["next_frame"])
