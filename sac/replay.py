@@ -260,7 +260,7 @@ class DictReplayBuffer:
     should the pool run out, the oldest transitions are dropped early to free frames (``len`` is then below
     ``capacity``).
 
-    ``bytes_per_transition()`` is the allocated memory divided by ``capacity`` (bench/replay_speed.py --images
+    ``bytes_per_transition()`` is the allocated memory divided by ``capacity`` (bench/image_replay.py
     prints it for the camera observation); the hash index adds a Python dict entry per live frame.
 
     Args:
