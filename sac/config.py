@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm")
+SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm", "encoder_features", "actor_keys", "critic_keys")
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
 
 
@@ -28,6 +28,19 @@ class SACConfig:
     diverging when they learn from their own experience; with demonstrations it reached 90% sooner on most seeds
     and never much later (bench/time_to_target.py, critic-demos-5seeds; ``--no-critic-layer-norm`` for plain
     critics)."""
+    encoder_features: int = 50
+    """Dict observations: features each image key's CNN encoder gives the MLP (conv 32 3x3 stride 2, two convs 32
+    3x3, Linear, LayerNorm, tanh: the SAC-AE / DrQ encoder; the actor and each critic have their own)."""
+    actor_keys: str | None = None
+    """Dict observations: the keys the policy sees, comma-separated (none: every key of the env's observation,
+    never a privileged one)."""
+    critic_keys: str | None = None
+    """Dict observations: the keys the Q networks see, comma-separated (none: every stored key, privileged ones
+    included). Asymmetric actor-critic (Pinto et al. 2017): with --privileged-key state, ``state,proprio`` gives
+    critics the simulator state and no image, while the policy acts from the camera."""
+    image_shift: int = 0
+    """Dict observations: DrQ augmentation (Kostrikov et al. 2020) of every sampled batch: each image of obs and
+    next_obs shifted by up to this many pixels (replicate padding, torch's RNG); 0: off."""
     lr: float = 3e-4
     """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
     alpha_lr: float = 3e-4
@@ -95,6 +108,8 @@ class SACConfig:
 
         checks = [
             (self.hidden_dim >= 1, "--hidden-dim must be positive"),
+            (self.encoder_features >= 1, "--encoder-features must be positive"),
+            (self.image_shift >= 0, "--image-shift must be >= 0"),
             (self.batch_size >= 1, "--batch-size must be positive"),
             (math.isfinite(self.lr) and self.lr > 0, "--lr must be a positive number"),
             (math.isfinite(self.alpha_lr) and self.alpha_lr > 0, "--alpha-lr must be a positive number"),

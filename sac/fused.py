@@ -424,11 +424,12 @@ class FusedUpdate:
 
 
 def fused_update_supported(trainer: Learner) -> bool:
-    """The hand-written update covers the package's own networks (with or without LayerNorm critics), on CPU or
-    CUDA, in float32."""
+    """The hand-written update covers the package's own flat networks (with or without LayerNorm critics; no
+    observation encoder), on CPU or CUDA, in float32."""
     nets = (trainer.soft_q_net1, trainer.soft_q_net2, trainer.target_soft_q_net1, trainer.target_soft_q_net2)
     return (
         type(trainer.policy_net) is GaussianPolicy
         and all(type(n) is SoftQNetwork for n in nets)
+        and all(getattr(n, "encoder", None) is None for n in (trainer.policy_net, *nets))
         and all(p.dtype == torch.float32 for p in trainer.policy_net.parameters())
     )

@@ -6,6 +6,11 @@ clamped log standard deviation of a Gaussian over pre-squash actions ``u``; the 
 tanh and of the affine map.
 
 `SoftQNetwork` is one Q(s, a) MLP; SAC uses two (twin critics) and a target copy of each.
+
+Dict observations (`sac.spaces.ObsSpec`): either network takes an ``encoder`` (`ObsEncoder`, SB3's
+``CombinedExtractor``) in front of its MLP, which turns a dict of tensors into one feature vector: each image key
+through its own small CNN (`ImageEncoder`, the SAC-AE / DrQ encoder), every vector key flattened, all
+concatenated. Without an encoder a network is exactly the flat one (same parameters, same state_dict keys).
 ReLUs run in place on the linear layers' outputs: fewer fresh 256 KB buffers per update, which on this
 memory-starved CPU is measurable (see bench/sac_speed.py).
 """
@@ -13,17 +18,94 @@ memory-starved CPU is measurable (see bench/sac_speed.py).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sac.spaces import ObsSpec
+
 LOG_STD_MIN = -20.0
 LOG_STD_MAX = 2.0
 
 _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class ImageEncoder(nn.Module):
+    """Small CNN of SAC-AE / DrQ (Yarats et al. 2021): uint8 ``(n, C, H, W)`` scaled to [0, 1], conv 32 3x3
+    stride 2, then ``n_convs - 1`` convs 32 3x3 stride 1 (ReLU after each), flatten, Linear to ``features``,
+    LayerNorm, tanh. bench/image_update_speed.py measures its cost in an update."""
+
+    def __init__(self, shape: tuple[int, ...], features: int = 50, channels: int = 32, n_convs: int = 3) -> None:
+        super().__init__()
+        c, h, w = shape
+        layers: list[nn.Module] = [nn.Conv2d(c, channels, 3, stride=2), nn.ReLU(inplace=True)]
+        for _ in range(n_convs - 1):
+            layers += [nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(inplace=True)]
+        self.convs = nn.Sequential(*layers)
+        with torch.no_grad():
+            n_flat = self.convs(torch.zeros(1, c, h, w)).numel()
+        self.linear = nn.Linear(n_flat, features)
+        self.norm = nn.LayerNorm(features)
+        self.features = features
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = self.convs(image.float() / 255.0)
+        return torch.tanh(self.norm(self.linear(x.flatten(1))))
+
+
+class ObsEncoder(nn.Module):
+    """Dict of tensors -> one feature vector ``(n, out_dim)``: the image keys among ``keys`` through an
+    `ImageEncoder` each, the others flattened as float32, concatenated in ``keys`` order.
+
+    Keys of the input dict that are not in ``keys`` are ignored, so the actor's and the critic's encoders read
+    different keys of one batch (asymmetric actor-critic: the critic's keys include a privileged state).
+    """
+
+    def __init__(self, spec: ObsSpec, keys: tuple[str, ...] | None = None, features: int = 50) -> None:
+        super().__init__()
+        self.keys = tuple(keys if keys is not None else spec.observed_keys)
+        self.shapes = {k: spec.shape(k) for k in self.keys}
+        self.images = nn.ModuleDict({k: ImageEncoder(spec.shape(k), features) for k in self.keys if spec.is_image(k)})
+        self.out_dim = sum(
+            self.images[k].features if k in self.images else int(np.prod(spec.shape(k))) for k in self.keys
+        )
+
+    def is_single(self, obs: dict[str, Any]) -> bool:
+        """Whether ``obs`` is one observation (no batch dimension)."""
+        k = self.keys[0]
+        return np.ndim(obs[k]) == len(self.shapes[k])
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        for k in self.keys:
+            x = obs[k]
+            parts.append(self.images[k](x) if k in self.images else x.reshape(x.shape[0], -1).float())
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+def obs_to_tensor(obs: Any, device: torch.device, keys: tuple[str, ...] | None = None) -> Any:
+    """A flat observation as a float32 tensor; a dict (of ``keys``, default all) as tensors in their own dtypes."""
+    if isinstance(obs, dict):
+        return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items() if keys is None or k in keys}
+    return torch.as_tensor(obs, dtype=torch.float32, device=device)
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ's augmentation: each image of ``(n, C, H, W)`` moved by its own integer offset in ``[-pad, pad]`` along
+    each axis, the border pixels repeated into the gap (replicate padding, then a crop), in the input's dtype."""
+    if pad <= 0:
+        return images
+    n, _, h, w = images.shape
+    dev = images.device
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator).to(dev) - pad
+    rows = (torch.arange(h, device=dev)[None] + offsets[:, :1]).clamp_(0, h - 1)
+    cols = (torch.arange(w, device=dev)[None] + offsets[:, 1:]).clamp_(0, w - 1)
+    batch = torch.arange(n, device=dev)[:, None, None]
+    return images[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
 
 
 def _as_bound(value: float | np.ndarray | torch.Tensor, action_dim: int) -> torch.Tensor:
@@ -47,6 +129,7 @@ class GaussianPolicy(nn.Module):
             ``action_bias``, so they follow ``.to(device)`` and live in the state_dict.
         log_std_min: lower clamp of the network's log standard deviation.
         log_std_max: upper clamp of the network's log standard deviation.
+        encoder: optional `ObsEncoder` for dict observations (``state_dim`` is then its ``out_dim``).
     """
 
     def __init__(
@@ -58,8 +141,10 @@ class GaussianPolicy(nn.Module):
         action_high: float | np.ndarray = 1.0,
         log_std_min: float = LOG_STD_MIN,
         log_std_max: float = LOG_STD_MAX,
+        encoder: ObsEncoder | None = None,
     ) -> None:
         super().__init__()
+        self.encoder = encoder
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.hidden_dim = hidden_dim
@@ -84,8 +169,10 @@ class GaussianPolicy(nn.Module):
     def action_high(self) -> torch.Tensor:
         return self.action_bias + self.action_scale
 
-    def forward(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, state: torch.Tensor | dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and clamped log standard deviation of the pre-squash Gaussian, each ``(batch, action_dim)``."""
+        if self.encoder is not None:
+            state = self.encoder(state)
         x = F.relu(self.linear1(state), inplace=True)
         x = F.relu(self.linear2(x), inplace=True)
         log_std = self.log_std_linear(x).clamp(self.log_std_min, self.log_std_max)
@@ -101,7 +188,9 @@ class GaussianPolicy(nn.Module):
         log_det = 2.0 * (_LOG2 - u - F.softplus(-2.0 * u)) + torch.log(self.action_scale)
         return (gaussian - log_det).sum(dim=-1)
 
-    def evaluate(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def evaluate(
+        self, state: torch.Tensor | dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reparameterised sample for training: ``(action, log_prob, mean_action)``.
 
         The noise is drawn independently per element, so the action carries gradients to the policy parameters;
@@ -115,20 +204,30 @@ class GaussianPolicy(nn.Module):
         return action, log_prob, mean_action
 
     def get_action(
-        self, state: np.ndarray | torch.Tensor, deterministic: bool = False, noise: np.ndarray | None = None
+        self,
+        state: np.ndarray | torch.Tensor | dict[str, Any],
+        deterministic: bool = False,
+        noise: np.ndarray | None = None,
     ) -> np.ndarray:
         """Action(s) for acting in an environment: float32 numpy within the action bounds.
 
         ``state`` is one observation ``(state_dim,)`` -> ``(action_dim,)``, or a batch ``(n, state_dim)`` ->
-        ``(n, action_dim)``. ``deterministic=True`` gives the squashed mean. The standard-normal ``eps`` of
+        ``(n, action_dim)``; with an encoder, a dict of one observation or of a batch (keys the encoder does not
+        read are ignored). ``deterministic=True`` gives the squashed mean. The standard-normal ``eps`` of
         ``mean + std * eps`` is ``noise`` if given (same shape as the actions: e.g. `sac.noise.ColoredNoise`),
         else drawn from torch's global RNG.
         """
         with torch.inference_mode():
-            s = torch.as_tensor(state, dtype=torch.float32, device=self.action_scale.device)
-            single = s.dim() == 1
-            if single:
-                s = s.unsqueeze(0)
+            if self.encoder is not None:
+                single = self.encoder.is_single(state)
+                s = obs_to_tensor(state, self.action_scale.device, self.encoder.keys)
+                if single:
+                    s = {k: v.unsqueeze(0) for k, v in s.items()}
+            else:
+                s = torch.as_tensor(state, dtype=torch.float32, device=self.action_scale.device)
+                single = s.dim() == 1
+                if single:
+                    s = s.unsqueeze(0)
             mean, log_std = self(s)
             if deterministic:
                 u = mean
@@ -158,11 +257,20 @@ class SoftQNetwork(nn.Module):
 
     ``forward(state, action)`` returns Q of shape ``(batch,)``. With ``layer_norm`` each hidden layer is
     ``relu(LayerNorm(W x + b))`` (with the norm's own gain and bias), as in RLPD (Ball et al. 2023): the hidden
-    features keep a fixed scale, which bounds how far Q can extrapolate to actions the data never showed.
+    features keep a fixed scale, which bounds how far Q can extrapolate to actions the data never showed. With an
+    ``encoder`` (dict observations; ``state_dim`` is its ``out_dim``) the state is encoded first.
     """
 
-    def __init__(self, state_dim: int, action_dim: int, hidden_dim: int = 256, layer_norm: bool = False) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        action_dim: int,
+        hidden_dim: int = 256,
+        layer_norm: bool = False,
+        encoder: ObsEncoder | None = None,
+    ) -> None:
         super().__init__()
+        self.encoder = encoder
         self.state_dim = state_dim
         self.action_dim = action_dim
         self.hidden_dim = hidden_dim
@@ -174,8 +282,16 @@ class SoftQNetwork(nn.Module):
             self.norm1 = nn.LayerNorm(hidden_dim)
             self.norm2 = nn.LayerNorm(hidden_dim)
 
-    def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([state, action], dim=-1)
+    def encode(self, state: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        """The MLP's state input: the encoder's features, or ``state`` itself without an encoder."""
+        return state if self.encoder is None else self.encoder(state)
+
+    def forward(self, state: torch.Tensor | dict[str, torch.Tensor], action: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encode(state), action)
+
+    def head(self, features: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Q from encoded state features (`encode`) and the action."""
+        x = torch.cat([features, action], dim=-1)
         if self.layer_norm:
             x = F.relu(self.norm1(self.linear1(x)), inplace=True)
             x = F.relu(self.norm2(self.linear2(x)), inplace=True)

@@ -40,6 +40,12 @@ shared Adam state and targets) run one process at a time::
         manager.shutdown()
     trainer.num_updates  # 2000: the workers' updates landed in this process's tensors
 
+Dict observations (``SACTrainer(spec, ...)`` with a `sac.spaces.ObsSpec` of a Dict space): the policy and each
+critic get their own `sac.networks.ObsEncoder` (``config.actor_keys`` / ``config.critic_keys`` choose what each
+sees: asymmetric actor-critic when the critics read a privileged state the policy does not), batches are dicts
+whose uint8 images the networks scale, the autograd update runs (the fused one covers flat networks only), and
+``config.image_shift`` applies DrQ's random shift to the sampled images.
+
 Pass the trainer when the process is created (``Process`` args are pickled with torch's sharing reductions and
 the lock may travel only that way); a trainer sent later through a ``Queue`` also shares its tensors but not a
 ``multiprocessing`` lock. A plain `ReplayBuffer` attached to the trainer is copied into each worker, so give
@@ -64,9 +70,10 @@ from sac._version import __version__
 from sac.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sac.config import SHAPE_FIELDS, SACConfig
 from sac.fused import STAT_NAMES, FusedUpdate, fused_update_supported
-from sac.networks import GaussianPolicy, SoftQNetwork
+from sac.networks import GaussianPolicy, ObsEncoder, SoftQNetwork, random_shift
 from sac.optim import PreparedAdam, SharedAdam
 from sac.replay import PrefetchingSampler
+from sac.spaces import ObsSpec, as_spec
 
 CHECKPOINT_FORMAT = "sac.SACTrainer"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -82,6 +89,13 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     return device
 
 
+def checkpoint_spec(payload: dict[str, Any]) -> ObsSpec:
+    """The observation spec a checkpoint was trained on (files from before specs: a flat ``state_dim``)."""
+    if "obs_spec" in payload:
+        return ObsSpec.from_dict(payload["obs_spec"])
+    return ObsSpec.box(int(payload["state_dim"]))
+
+
 def _adam(params: list[torch.Tensor], lr: float, shared: bool) -> torch.optim.Adam:
     if shared:
         return SharedAdam(params, lr=lr)
@@ -92,7 +106,7 @@ class SACTrainer:
     """SAC learner: networks, target networks, temperature, optimizers, and the update.
 
     Args:
-        state_dim: observation size.
+        state_dim: observation size, or a `sac.spaces.ObsSpec` (a Dict space's: networks with encoders).
         action_dim: action size.
         config: hyperparameters (`SACConfig()` if None); `update` takes its defaults from here.
         replay_buffer: where `update` samples from: a `ReplayBuffer` or a manager proxy of one (anything with
@@ -112,7 +126,7 @@ class SACTrainer:
 
     def __init__(
         self,
-        state_dim: int,
+        state_dim: int | ObsSpec,
         action_dim: int,
         config: SACConfig | None = None,
         replay_buffer: Any = None,
@@ -124,7 +138,8 @@ class SACTrainer:
         lock: Any = None,
     ) -> None:
         self.config = config if config is not None else SACConfig()
-        self.state_dim = int(state_dim)
+        self.obs_spec = as_spec(state_dim)
+        self.state_dim: int | None = None if self.obs_spec.is_dict else self.obs_spec.flat_dim  # flat size
         self.action_dim = int(action_dim)
         self.device = resolve_device(device)
         if shared and self.device.type != "cpu":
@@ -142,11 +157,30 @@ class SACTrainer:
         self._fused: FusedUpdate | None = None
 
         cfg, dev = self.config, self.device
+        spec = self.obs_spec
+        self.actor_keys = self.critic_keys = spec.keys
+        if spec.is_dict:
+            self.actor_keys = spec.select(cfg.actor_keys, spec.observed_keys)
+            self.critic_keys = spec.select(cfg.critic_keys, spec.keys)
+            privileged = [k for k in self.actor_keys if k in spec.privileged]
+            if privileged:
+                raise ValueError(f"--actor-keys: the policy cannot see privileged keys {privileged} when it acts")
+
+        def encoder(keys: tuple[str, ...]) -> ObsEncoder | None:
+            return ObsEncoder(spec, keys, cfg.encoder_features) if spec.is_dict else None
+
+        def q_net() -> SoftQNetwork:
+            enc = encoder(self.critic_keys)
+            dim = enc.out_dim if enc is not None else spec.flat_dim
+            return SoftQNetwork(dim, self.action_dim, cfg.hidden_dim, cfg.critic_layer_norm, encoder=enc).to(dev)
+
+        actor_encoder = encoder(self.actor_keys)
         self.policy_net = GaussianPolicy(
-            state_dim, action_dim, cfg.hidden_dim, action_low=action_low, action_high=action_high
-        ).to(dev)
-        self.soft_q_net1 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim, cfg.critic_layer_norm).to(dev)
-        self.soft_q_net2 = SoftQNetwork(state_dim, action_dim, cfg.hidden_dim, cfg.critic_layer_norm).to(dev)
+            actor_encoder.out_dim if actor_encoder is not None else spec.flat_dim, self.action_dim, cfg.hidden_dim,
+            action_low=action_low, action_high=action_high, encoder=actor_encoder,
+        ).to(dev)  # fmt: skip
+        self.soft_q_net1 = q_net()
+        self.soft_q_net2 = q_net()
         self.target_soft_q_net1 = copy.deepcopy(self.soft_q_net1).requires_grad_(False)
         self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
         self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)
@@ -220,8 +254,9 @@ class SACTrainer:
 
     # -- learning ------------------------------------------------------------------------------------------
 
-    def sample_batch(self, batch_size: int, use_demos: bool = False) -> tuple[torch.Tensor, ...]:
-        """``(state, action, reward, next_state, done)`` tensors on the trainer's device; with ``use_demos``
+    def sample_batch(self, batch_size: int, use_demos: bool = False) -> tuple[Any, ...]:
+        """``(state, action, reward, next_state, done)`` tensors on the trainer's device (states: dicts of tensors
+        for dict observations); with ``use_demos``
         ``round(demo_fraction * batch_size)`` rows come from the demo buffer (the last rows)."""
         n_demo = 0
         if use_demos:
@@ -235,8 +270,36 @@ class SACTrainer:
             parts.append(self._replay_sampler().sample(batch_size - n_demo))
         if n_demo:
             parts.append(self.demo_buffer.sample(n_demo))
+        if self.obs_spec.is_dict:
+            return self._dict_batch(parts)
         arrays = parts[0] if len(parts) == 1 else [np.concatenate(cols) for cols in zip(*parts)]
         return tuple(torch.as_tensor(a, dtype=torch.float32).to(self.device) for a in arrays)
+
+    def _dict_batch(self, parts: list[Any]) -> tuple[Any, ...]:
+        """Dict batches as tensors: observations keep their dtypes (uint8 images; the encoders scale them), with
+        DrQ's random shift when ``config.image_shift`` is set."""
+
+        def obs(dicts: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+            out = {}
+            for k in self.obs_spec.keys:
+                x = torch.as_tensor(dicts[0][k] if len(dicts) == 1 else np.concatenate([d[k] for d in dicts]))
+                x = x.to(self.device)
+                if self.config.image_shift and self.obs_spec.is_image(k):
+                    x = random_shift(x, self.config.image_shift)
+                out[k] = x
+            return out
+
+        def flat(column: list[np.ndarray]) -> torch.Tensor:
+            a = column[0] if len(column) == 1 else np.concatenate(column)
+            return torch.as_tensor(a, dtype=torch.float32).to(self.device)
+
+        return (
+            obs([p.obs for p in parts]),
+            flat([p.action for p in parts]),
+            flat([p.reward for p in parts]),
+            obs([p.next_obs for p in parts]),
+            flat([p.terminated for p in parts]),
+        )
 
     def _replay_sampler(self) -> Any:
         """The replay buffer, wrapped in a `PrefetchingSampler` when it is a manager proxy (the round trip then
@@ -254,7 +317,7 @@ class SACTrainer:
     def critic_target(
         self,
         reward: torch.Tensor,
-        next_state: torch.Tensor,
+        next_state: torch.Tensor | dict[str, torch.Tensor],
         done: torch.Tensor,
         alpha: torch.Tensor | float,
         reward_scale: float,
@@ -283,7 +346,7 @@ class SACTrainer:
         with self._whole_update():
             return self._update(batch, use_demos)
 
-    def _update(self, batch: tuple[torch.Tensor, ...], use_demos: bool) -> dict[str, float]:
+    def _update(self, batch: tuple[Any, ...], use_demos: bool) -> dict[str, float]:
         cfg = self.config
         batch_size, reward_scale, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.soft_tau
         gamma = cfg.bootstrap_discount  # gamma ** n_step: a stored transition spans n env steps
@@ -309,10 +372,13 @@ class SACTrainer:
         with self.locked():
             self.q_optimizer.step()
 
-        # Actor step, against the critics just updated.
+        # Actor step, against the critics just updated. The actor's gradient reaches the critics through the action
+        # only, so their encoders (identity for flat observations) run without a graph.
         pi, log_pi, _ = self.policy_net.evaluate(state)
-        qf1_pi = self.soft_q_net1(state, pi)
-        qf2_pi = self.soft_q_net2(state, pi)
+        with torch.no_grad():
+            q1_features, q2_features = self.soft_q_net1.encode(state), self.soft_q_net2.encode(state)
+        qf1_pi = self.soft_q_net1.head(q1_features, pi)
+        qf2_pi = self.soft_q_net2.head(q2_features, pi)
         min_qf_pi = torch.min(qf1_pi, qf2_pi)
         policy_loss = (alpha * log_pi - min_qf_pi).mean()
         self.policy_optimizer.zero_grad(set_to_none=True)
@@ -374,8 +440,8 @@ class SACTrainer:
 
     # -- acting --------------------------------------------------------------------------------------------
 
-    def get_action(self, state: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Shortcut for ``policy_net.get_action``."""
+    def get_action(self, state: np.ndarray | dict[str, Any], deterministic: bool = False) -> np.ndarray:
+        """Shortcut for ``policy_net.get_action`` (one observation or a batch; a dict for dict observations)."""
         return self.policy_net.get_action(state, deterministic)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
@@ -387,6 +453,7 @@ class SACTrainer:
             "format_version": CHECKPOINT_FORMAT_VERSION,
             "sac_version": __version__,
             "state_dim": self.state_dim,
+            "obs_spec": self.obs_spec.to_dict(),
             "action_dim": self.action_dim,
             "action_low": self.policy_net.action_low.detach().cpu().tolist(),
             "action_high": self.policy_net.action_high.detach().cpu().tolist(),
@@ -410,6 +477,9 @@ class SACTrainer:
                 f"checkpoint format version {state_dict['format_version']} is newer than this code "
                 f"({CHECKPOINT_FORMAT_VERSION})"
             )
+        saved_spec = checkpoint_spec(state_dict)
+        if saved_spec != self.obs_spec and (saved_spec.is_dict or self.obs_spec.is_dict):
+            raise ValueError(f"checkpoint has {saved_spec.describe()}, this run has {self.obs_spec.describe()}")
         dims = (state_dict.get("state_dim"), state_dict.get("action_dim"))
         if dims != (self.state_dim, self.action_dim):
             raise ValueError(
@@ -495,7 +565,7 @@ class SACTrainer:
                             f"drop --{name.replace('_', '-')} or start a new run"
                         )
             trainer = cls(
-                int(payload["state_dim"]),
+                checkpoint_spec(payload),
                 int(payload["action_dim"]),
                 config if config is not None else saved,
                 replay_buffer,

@@ -99,7 +99,11 @@ class RunConfig:
     learned far more in 30 minutes (bench/results/critic_screen_no-demos-pink_*.json), and with them it reached
     90% no later over 5 seeds (time_to_target_noise-demos_*)."""
     replay_size: int = 1_000_000
-    """Capacity of the shared replay buffer."""
+    """Capacity of the shared replay buffer. With dict observations each is stored once in its own dtype (a run
+    prints the bytes per transition; bench/image_replay.py measures them)."""
+    privileged_key: str | None = None
+    """Dict observations: an ``info`` key (e.g. ``state``, the simulator state) stored with every observation
+    under that name, for critics that see it (--critic-keys; asymmetric actor-critic). The policy never does."""
     reinit_every: int = 20
     """Rebuild each env's physics world every N episodes (0: never)."""
     checkpoint_every: int = 20_000

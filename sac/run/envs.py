@@ -1,7 +1,8 @@
 """Playing episodes: env construction, the batched multi-env runner, deterministic evaluation, and the seeds.
 
-Nothing here names an env. Environments come from ``gymnasium.make`` by id, so any registered env with ``Box``
-observation and action spaces works; what the run knows beyond gymnasium about an env family (the module that
+Nothing here names an env. Environments come from ``gymnasium.make`` by id, so any registered env with a ``Box``
+action space and a ``Box`` observation space, or a ``Dict`` of ``Box`` spaces (images and vectors,
+`sac.spaces.ObsSpec`), works; what the run knows beyond gymnasium about an env family (the module that
 registers it, the info key that groups episodes, a scripted expert) comes in an `EnvSupport` that the
 application (``train.py``) builds.
 """
@@ -19,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 from sac.noise import ColoredNoise
+from sac.spaces import SUPPORTED, ObsSpec
 
 # -- seeds: every formula once -----------------------------------------------------------------------------
 
@@ -118,17 +120,24 @@ def make_env(
     """
     import_env_module(env_id, support)
     env = gym.make(env_id, max_episode_steps=max_steps, disable_env_checker=True, **dict(env_kwargs or {}))
-    if not isinstance(env.action_space, gym.spaces.Box) or not isinstance(env.observation_space, gym.spaces.Box):
+    problem = None
+    if not isinstance(env.action_space, gym.spaces.Box):
+        problem = f"{type(env.action_space).__name__} actions; SAC here needs Box actions"
+    else:
+        try:
+            ObsSpec.from_space(env.observation_space)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
         env.close()
-        raise ValueError(
-            f"env {env_id!r} has {type(env.observation_space).__name__} observations and "
-            f"{type(env.action_space).__name__} actions; SAC here needs Box for both"
-        )
+        raise ValueError(f"env {env_id!r} has {problem}")
     return env
 
 
 def env_dims(env: gym.Env) -> tuple[int, int, np.ndarray, np.ndarray]:
     """``(obs_dim, action_dim, action_low, action_high)`` of a Box/Box env."""
+    if not isinstance(env.observation_space, gym.spaces.Box):
+        raise ValueError(f"env_dims needs a Box observation space ({SUPPORTED}: use env_spec)")
     act_space = env.action_space
     return (
         int(np.prod(env.observation_space.shape)),
@@ -136,6 +145,48 @@ def env_dims(env: gym.Env) -> tuple[int, int, np.ndarray, np.ndarray]:
         act_space.low.astype(np.float32),
         act_space.high.astype(np.float32),
     )
+
+
+def env_spec(env: gym.Env, privileged_key: str | None = None) -> tuple[ObsSpec, int, np.ndarray, np.ndarray]:
+    """``(obs_spec, action_dim, action_low, action_high)``; with ``privileged_key`` the env is reset once to read
+    the shape of ``info[privileged_key]``, stored beside each observation for the critics."""
+    privileged = None
+    if privileged_key:
+        _, info = env.reset(seed=0)
+        if privileged_key not in info:
+            raise ValueError(f"--privileged-key {privileged_key!r}: the env's info has no such key ({sorted(info)})")
+        privileged = {privileged_key: np.asarray(info[privileged_key])}
+    act_space = env.action_space
+    return (
+        ObsSpec.from_space(env.observation_space, privileged),
+        int(np.prod(act_space.shape)),
+        act_space.low.astype(np.float32),
+        act_space.high.astype(np.float32),
+    )
+
+
+def observation(obs: Any, info: dict[str, Any] | None = None, privileged_key: str | None = None) -> Any:
+    """An env's observation as the run stores and acts on it: a float32 array, or a dict of arrays in their own
+    dtypes with ``info[privileged_key]`` added under that key."""
+    if not isinstance(obs, dict):
+        return np.asarray(obs, dtype=np.float32)
+    out = {k: np.asarray(v) for k, v in obs.items()}
+    if privileged_key:
+        out[privileged_key] = np.asarray((info or {})[privileged_key], dtype=np.float32)
+    return out
+
+
+def _finite(obs: Any) -> bool:
+    if isinstance(obs, dict):
+        return all(np.isfinite(v).all() for v in obs.values() if v.dtype.kind == "f")
+    return bool(np.isfinite(obs).all())
+
+
+def _stack(rows: list[Any]) -> Any:
+    """Observations as one batch: a float32 array, or a dict of arrays in the observations' dtypes."""
+    if rows and isinstance(rows[0], dict):
+        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+    return np.asarray(rows, dtype=np.float32)
 
 
 @dataclass
@@ -169,9 +220,10 @@ class _Pending:
         for column, value in zip(self.columns, (obs, action, reward, next_obs, float(terminated))):
             column.append(value)
 
-    def take(self) -> tuple[np.ndarray, ...]:
-        """``(obs, action, reward, next_obs, terminated)`` as float32 arrays; empties the list."""
-        out = tuple(np.asarray(c, dtype=np.float32) for c in self.columns)
+    def take(self) -> tuple[Any, ...]:
+        """``(obs, action, reward, next_obs, terminated)`` as float32 arrays (dict observations: dicts of arrays in
+        their dtypes); empties the list."""
+        out = tuple(_stack(c) if i in (0, 3) else np.asarray(c, dtype=np.float32) for i, c in enumerate(self.columns))
         for c in self.columns:
             c.clear()
         return out
@@ -291,6 +343,8 @@ class EnvRunner:
     ``balance_groups`` each episode's group is drawn by a `GroupBalance` (the env's support names the groups and
     the reset option that sets one). With ``noise_beta > 0`` the policy explores with colored noise
     (`sac.noise.ColoredNoise`, one fresh sequence per episode) instead of drawing white noise at every step.
+    Dict observations are kept as dicts of batched arrays (``obs``); with ``privileged_key``, ``info`` of that key
+    is stored with each observation (the final one of an episode from the step's info, the next from the reset's).
     """
 
     def __init__(
@@ -307,19 +361,25 @@ class EnvRunner:
         keep_successes: bool = False,
         balance_groups: bool = False,
         noise_beta: float = 0.0,
+        privileged_key: str | None = None,
     ) -> None:
         self.support = support
+        self.privileged_key = privileged_key
         self.balance: GroupBalance | None = None
         if balance_groups:
             self.balance = GroupBalance(balanced_groups(env_id, support))
         self.envs = [make_env(env_id, support, env_kwargs, max_steps) for _ in range(n_envs)]
-        self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(self.envs[0])
+        self.obs_spec, self.action_dim, self.action_low, self.action_high = env_spec(self.envs[0])
+        self.obs_dim = None if self.obs_spec.is_dict else self.obs_spec.flat_dim
         self.reinit_every = reinit_every
         self.rng = np.random.default_rng(seed)
         self.group_rng = np.random.default_rng([seed, 1])  # apart from the random actions' stream
-        self.obs = np.stack(
-            [env.reset(seed=seed + i, options=self._reset_options())[0] for i, env in enumerate(self.envs)]
-        ).astype(np.float32)
+        self.obs = _stack(
+            [
+                observation(*env.reset(seed=seed + i, options=self._reset_options()), privileged_key)
+                for i, env in enumerate(self.envs)
+            ]
+        )
         self.ep_reward = np.zeros(n_envs)
         self.ep_length = np.zeros(n_envs, dtype=np.int64)
         self.episodes_done = 0
@@ -353,9 +413,9 @@ class EnvRunner:
             next_obs, reward, terminated, truncated, info = env.step(actions[i])
             self.ep_reward[i] += reward
             self.ep_length[i] += 1
-            next_obs = np.asarray(next_obs, dtype=np.float32)
-            if np.isfinite(next_obs).all() and math.isfinite(reward):
-                stored = (self.obs[i].copy(), actions[i], float(reward), next_obs, bool(terminated), bool(truncated))
+            next_obs = observation(next_obs, info, self.privileged_key)
+            if _finite(next_obs) and math.isfinite(reward):
+                stored = (self._row(i), actions[i], float(reward), next_obs, bool(terminated), bool(truncated))
                 for transition in self.windows[i].add(*stored):
                     self.pending.add(*transition)
                     if self.keep_successes:
@@ -381,9 +441,19 @@ class EnvRunner:
                     reinit = getattr(env.unwrapped, "reinit", None)
                     if reinit is not None:
                         reinit()
-                next_obs, _ = env.reset(options=self._reset_options())
-            self.obs[i] = next_obs
+                next_obs = observation(*env.reset(options=self._reset_options()), self.privileged_key)
+            if isinstance(self.obs, dict):
+                for k, v in self.obs.items():
+                    v[i] = next_obs[k]
+            else:
+                self.obs[i] = next_obs
         return finished
+
+    def _row(self, i: int) -> Any:
+        """A copy of env ``i``'s current observation."""
+        if isinstance(self.obs, dict):
+            return {k: v[i].copy() for k, v in self.obs.items()}
+        return self.obs[i].copy()
 
     def _reset_options(self) -> dict[str, Any] | None:
         if self.balance is None:
@@ -428,7 +498,7 @@ def evaluate_policy(
         total, steps, done = 0.0, 0, False
         seen = [False] * len(stage_keys)
         while not done:
-            action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
+            action = policy.get_action(observation(obs), deterministic=True)
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             steps += 1

@@ -152,6 +152,7 @@ class WorkerSpec:
     success_replay: int
     balance_groups: bool
     noise_beta: float
+    privileged_key: str | None
     push_every: int
     publish_every: int
     log_every: int
@@ -246,12 +247,12 @@ class _ParentWatch:
 def attach_demo_buffer(trainer: Any, demo_path: str | None, success_replay: int, seed: int) -> None:
     """Give a learning process its demonstration buffer: the file's transitions, with room for
     ``success_replay`` more of its own successful episodes (then sampled once they fill a batch)."""
-    from sac.replay import ReplayBuffer
+    from sac.replay import ReplayBuffer, make_replay_buffer
 
     if success_replay:
         stored = ReplayBuffer.from_file(demo_path) if demo_path else None
         kept = len(stored) if stored is not None else 0
-        buf = ReplayBuffer(kept + success_replay, trainer.state_dim, trainer.action_dim, seed=seed)
+        buf = make_replay_buffer(kept + success_replay, trainer.obs_spec, trainer.action_dim, seed=seed)
         if stored is not None:
             buf.push_many(*stored._chronological())
         trainer.demo_buffer = buf
@@ -267,7 +268,7 @@ def spec_runner(spec: WorkerSpec, learns: bool) -> EnvRunner:
         spec.env_id, spec.envs_per_worker, seed=spec.seed, support=spec.support, env_kwargs=spec.env_kwargs,
         max_steps=spec.max_steps, reinit_every=spec.reinit_every, n_step=spec.n_step, gamma=spec.gamma,
         keep_successes=learns and spec.success_replay > 0, balance_groups=spec.balance_groups,
-        noise_beta=spec.noise_beta,
+        noise_beta=spec.noise_beta, privileged_key=spec.privileged_key,
     )  # fmt: skip
 
 
@@ -345,16 +346,16 @@ class LocalBackend:
     # -- building
     def build(self, run: Any) -> None:
         """The shared state, the replay buffer and the trainer (shared memory unless serial)."""
-        from sac.replay import ReplayBuffer, start_replay_manager
+        from sac.replay import make_replay_buffer, start_replay_manager
 
         cfg = run.cfg
         self.run = run
         self.ctx = mp.get_context("spawn")
         self.shared = SharedState(self.ctx, cfg.workers + 1 + cfg.max_restarts + 1)
         if self.mode == "serial":
-            self.replay: Any = ReplayBuffer(cfg.replay_size, run.obs_dim, run.action_dim, seed=cfg.seed)
+            self.replay: Any = make_replay_buffer(cfg.replay_size, run.obs_spec, run.action_dim, seed=cfg.seed)
         else:
-            self.manager, self.replay = start_replay_manager(cfg.replay_size, run.obs_dim, run.action_dim, cfg.seed)
+            self.manager, self.replay = start_replay_manager(cfg.replay_size, run.obs_spec, run.action_dim, cfg.seed)
         shared = self.mode != "serial"
         self.trainer = run.make_trainer(replay_buffer=self.replay, shared=shared, lock=self.shared.lock)
         self.shared.base_env_steps.value = run.start_steps
@@ -378,6 +379,7 @@ class LocalBackend:
             success_replay=cfg.success_replay,
             balance_groups=cfg.balance_groups,
             noise_beta=cfg.noise_beta,
+            privileged_key=cfg.privileged_key,
             push_every=cfg.push_every,
             publish_every=cfg.publish_every,
             log_every=cfg.log_every,

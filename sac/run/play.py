@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sac.run.envs import EnvSupport, env_dims, eval_seed, evaluate_policy, heldout_block, make_env
+from sac.run.envs import EnvSupport, env_dims, eval_seed, evaluate_policy, heldout_block, make_env, observation
 
 SupportFor = Callable[[str], EnvSupport]
 
@@ -125,7 +125,7 @@ def render_checkpoint(
                     frames += 1
                 elif gui:
                     time.sleep(1.0 / fps)
-                action = policy.get_action(np.asarray(obs, dtype=np.float32), deterministic=True)
+                action = policy.get_action(observation(obs), deterministic=True)
                 obs, _, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
             successes.append(bool(info.get("is_success", False)))

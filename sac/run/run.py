@@ -29,7 +29,7 @@ from sac.run.envs import (
     EnvSupport,
     balanced_groups,
     demo_seed,
-    env_dims,
+    env_spec,
     eval_seed,
     evaluate_policy,
     heldout_block,
@@ -151,13 +151,26 @@ class Run:
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         probe = make_env(cfg.env, self.support, None, cfg.max_steps)
-        self.obs_dim, self.action_dim, self.action_low, self.action_high = env_dims(probe)
-        probe.close()
+        try:
+            self.obs_spec, self.action_dim, self.action_low, self.action_high = env_spec(probe, cfg.privileged_key)
+        finally:
+            probe.close()
+        self.obs_dim = self.obs_spec.flat_dim if not self.obs_spec.is_dict else None
+        if self.obs_spec.is_dict and cfg.backend == "ray":
+            raise ValueError(f"{cfg.env} has dict observations: --backend ray takes flat Box ones (use local)")
         self.start_steps = self.start_episodes = 0
         if cfg.resume:
             self._check_checkpoint()
         self.demo_path = self._prepare_demos()
         self.backend.build(self)
+        if self.obs_spec.is_dict:
+            per = self.backend.replay.bytes_per_transition()
+            print(
+                f"replay: {self.obs_spec.describe()}, one observation {self.obs_spec.nbytes()} bytes, "
+                f"{per:,.0f} bytes per transition allocated, {per * cfg.replay_size / 1e9:.2f} GB at --replay-size "
+                f"{cfg.replay_size:,}",
+                flush=True,
+            )
         self.monitor = Monitor(cfg, self.run_dir, self.support, self.start_steps, self.start_episodes, self.started)
         (self.run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
 
@@ -177,8 +190,13 @@ class Run:
         """The resumed checkpoint's dimensions against the env's, before anything starts."""
         from sac import CheckpointError
         from sac.checkpoint import load_checkpoint
+        from sac.trainer import checkpoint_spec
 
         payload = load_checkpoint(self.cfg.resume)
+        spec = checkpoint_spec(payload)
+        if spec != self.obs_spec and (spec.is_dict or self.obs_spec.is_dict):
+            raise CheckpointError(self.cfg.resume, f"has {spec.describe()}, but {self.cfg.env} has "
+                                  f"{self.obs_spec.describe()}")  # fmt: skip
         dims = (payload.get("state_dim"), payload.get("action_dim"))
         if dims != (self.obs_dim, self.action_dim):
             raise CheckpointError(
@@ -218,6 +236,11 @@ class Run:
         cfg = self.cfg
         if not cfg.demos or cfg.sac.demo_fraction <= 0:
             return None
+        if self.obs_spec.is_dict:
+            raise ValueError(
+                f"{cfg.env} has dict observations: demonstrations (--demos, --demo-file) take flat Box ones for now; "
+                "pass --no-demos"
+            )
         if cfg.demo_file:
             try:
                 demos = ReplayBuffer.from_file(cfg.demo_file)
@@ -265,7 +288,7 @@ class Run:
                     trainer.log_alpha.fill_(float(np.log(cfg.sac.init_alpha)))
             return trainer
         return SACTrainer(
-            self.obs_dim, self.action_dim, cfg.sac, replay_buffer, action_low=self.action_low,
+            self.obs_spec, self.action_dim, cfg.sac, replay_buffer, action_low=self.action_low,
             action_high=self.action_high, device=device, shared=shared, lock=lock,
         )  # fmt: skip
 
@@ -537,7 +560,7 @@ def train(
     workers = 1 if cfg.mode == "serial" and cfg.backend == "local" else cfg.workers
     m.log(
         f"run folder {run.run_dir} | mode {run.backend.name} | workers {workers} x {cfg.envs_per_worker} envs | "
-        f"obs {run.obs_dim} act {run.action_dim} | demos {bool(run.demo_path)}"
+        f"obs {run.obs_dim or run.obs_spec.describe()} act {run.action_dim} | demos {bool(run.demo_path)}"
     )
     status, error, heldout = "finished", None, None
     try:
