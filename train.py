@@ -52,6 +52,7 @@ def env_support(env_id: str) -> EnvSupport:
             control_hz=grasp_env.CONTROL_HZ,
             eval_kwargs={"split": "val"} if diverse else {},
             test_kwargs={"split": "test"} if diverse else {},
+            obs_modes=grasp_env.OBS_MODES,
         )
     return EnvSupport()
 

@@ -41,6 +41,13 @@ class SACConfig:
     image_shift: int = 0
     """Dict observations: DrQ augmentation (Kostrikov et al. 2020) of every sampled batch: each image of obs and
     next_obs shifted by up to this many pixels (replicate padding, torch's RNG); 0: off."""
+    teacher: str | None = None
+    """Teacher-student distillation (DAgger; sac/distill.py): a state checkpoint whose deterministic policy labels
+    every sampled observation through the privileged key (--privileged-key state); the policy then learns by
+    regression onto it and no critic is trained. None: SAC."""
+    teacher_beta_steps: int = 5000
+    """With --teacher: env steps (per acting process) over which the teacher's share of the actions taken falls
+    linearly from 1 to 0; the student acts on its mean otherwise."""
     lr: float = 3e-4
     """Adam learning rate of the policy and of the Q networks (log-alpha has --alpha-lr)."""
     alpha_lr: float = 3e-4

@@ -340,7 +340,13 @@ class SACTrainer:
         return buf is not None and self.config.demo_fraction > 0 and len(buf) >= max(self.demo_min_rows, 1)
 
     def update(self) -> dict[str, float]:
-        """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging."""
+        """One SAC update, every hyperparameter from ``config`` (the only source). Returns floats for logging.
+        With ``config.teacher``, one distillation step instead (`sac.distill`)."""
+        if self.config.teacher:
+            from sac.distill import distill_step
+
+            obs = self.sample_batch(self.config.batch_size, False)[0]
+            return distill_step(self, obs, self.teacher, self.teacher_key)
         use_demos = self.use_demos
         batch = self.sample_batch(self.config.batch_size, use_demos)  # outside the lock: a replay round trip
         with self._whole_update():
@@ -431,10 +437,36 @@ class SACTrainer:
         stats["num_updates"] = float(self.num_updates)
         return stats
 
+    @property
+    def teacher_key(self) -> str:
+        """The privileged key a teacher reads (distillation needs exactly one)."""
+        if len(self.obs_spec.privileged) != 1:
+            raise ValueError("--teacher needs the state stored beside each observation: --privileged-key state")
+        return self.obs_spec.privileged[0]
+
+    @property
+    def teacher(self) -> Any:
+        """``config.teacher``'s frozen policy, loaded once per process."""
+        if getattr(self, "_teacher", None) is None:
+            from sac.distill import load_teacher
+
+            self._teacher = load_teacher(self.config.teacher)
+        return self._teacher
+
+    def acting_policy(self, seed: int = 0) -> Any:
+        """What acts in the envs of this process: the policy, or with ``config.teacher`` DAgger's mix of student
+        and teacher (`sac.distill.DaggerActor`)."""
+        if not self.config.teacher:
+            return self.policy_net
+        from sac.distill import DaggerActor
+
+        return DaggerActor(self.policy_net, self.teacher, self.teacher_key, self.config.teacher_beta_steps, seed)
+
     def __getstate__(self) -> dict[str, Any]:
-        # The update's buffers are per process: a trainer sent to a worker builds its own.
+        # The update's buffers are per process: a trainer sent to a worker builds its own (and loads the teacher).
         state = self.__dict__.copy()
         state["_fused"] = None
+        state["_teacher"] = None
         state["_holding"] = False
         return state
 

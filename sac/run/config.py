@@ -32,6 +32,9 @@ class RunConfig:
 
     env: str = "GraspEnv-v0"
     """Gymnasium env id with Box observation and action spaces (``module:Id`` imports ``module`` first)."""
+    obs_mode: str = "state"
+    """What the policy observes, for envs with observation modes (GraspEnv ids): ``state`` (the simulator's object
+    pose and box) or ``depth`` (a wrist depth camera and proprioception; docs/ENV.md)."""
     mode: Mode = "hogwild"
     """How the work is shared between processes: hogwild, actor-learner or serial (docs/TRAINING.md)."""
     backend: Literal["local", "ray"] = "local"
@@ -203,6 +206,14 @@ class RunConfig:
                 "--success-replay needs --mode serial or hogwild on the local backend (its learners must act)",
             ),
             (self.reinit_every >= 0, "--reinit-every must be >= 0"),
+            (
+                not self.sac.teacher or (self.backend == "local" and self.mode in ("serial", "hogwild")),
+                "--teacher needs --mode serial or hogwild on the local backend (its learners act with the teacher)",
+            ),
+            (
+                not self.sac.teacher or bool(self.privileged_key),
+                "--teacher needs the state stored beside each observation: --privileged-key state",
+            ),
             (self.checkpoint_every >= 1, "--checkpoint-every must be positive"),
             (self.eval_every >= 0, "--eval-every must be >= 0"),
             (self.eval_episodes >= 1 and self.final_eval_episodes >= 1, "evaluation needs at least one episode"),

@@ -13,7 +13,7 @@ import importlib
 import math
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -98,6 +98,21 @@ class EnvSupport:
     """``gymnasium.make`` kwargs of the run's periodic evaluation env (e.g. a validation split)."""
     test_kwargs: dict[str, Any] = field(default_factory=dict)
     """``gymnasium.make`` kwargs of ``train.py eval`` and ``render`` (e.g. a test split no run looks at)."""
+    base_kwargs: dict[str, Any] = field(default_factory=dict)
+    """``gymnasium.make`` kwargs of every env of a run, under the others (e.g. ``obs_mode``: `with_obs_mode`)."""
+    obs_modes: tuple[str, ...] = ()
+    """The env's ``obs_mode`` kwarg's values (``--obs-mode``; empty: the env has no such kwarg)."""
+
+
+def with_obs_mode(support: EnvSupport, obs_mode: str, env_id: str) -> EnvSupport:
+    """``support`` whose envs are made with ``obs_mode`` (``--obs-mode``); "state" changes nothing; an env without
+    the mode is a ValueError naming the modes it has."""
+    if obs_mode == "state":
+        return support
+    if obs_mode not in support.obs_modes:
+        have = f"its modes are {', '.join(support.obs_modes)}" if support.obs_modes else "it has no observation modes"
+        raise ValueError(f"--obs-mode {obs_mode}: {env_id} cannot observe that way ({have})")
+    return replace(support, base_kwargs={**support.base_kwargs, "obs_mode": obs_mode})
 
 
 def import_env_module(env_id: str, support: EnvSupport | None = None) -> None:
@@ -119,7 +134,8 @@ def make_env(
     ``max_steps`` overrides the episode time limit (gymnasium's ``TimeLimit`` with that value).
     """
     import_env_module(env_id, support)
-    env = gym.make(env_id, max_episode_steps=max_steps, disable_env_checker=True, **dict(env_kwargs or {}))
+    kwargs = {**(support.base_kwargs if support is not None else {}), **dict(env_kwargs or {})}
+    env = gym.make(env_id, max_episode_steps=max_steps, disable_env_checker=True, **kwargs)
     problem = None
     if not isinstance(env.action_space, gym.spaces.Box):
         problem = f"{type(env.action_space).__name__} actions; SAC here needs Box actions"

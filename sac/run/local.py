@@ -306,7 +306,7 @@ def worker_main(
         if role == "actor":
             acting = copy.deepcopy(published)  # private copy: acting never reads half-written weights
         elif role == "hogwild":
-            acting = trainer.policy_net
+            acting = trainer.acting_policy(spec.seed)
         port = LocalPort(slot, shared, replay, send, role, published, acting, trainer, spec.publish_every)
         runner = spec_runner(spec, learns) if acts else None
         worker = Worker(
@@ -409,7 +409,8 @@ class LocalBackend:
         runner = spec_runner(spec, learns=True)
         port = LocalPort(0, self.shared, self.replay, self._deliver, "serial")
         self.serial = Worker(
-            port, spec.pacer, runner, self.trainer.policy_net, self.trainer, spec.explore_steps, cfg.deterministic,
+            port, spec.pacer, runner, self.trainer.acting_policy(spec.seed), self.trainer, spec.explore_steps,
+            cfg.deterministic,
             cfg.push_every, cfg.log_every,
         )  # fmt: skip
 

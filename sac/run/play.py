@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from sac.run.envs import EnvSupport, env_dims, eval_seed, evaluate_policy, heldout_block, make_env, observation
+from sac.run.envs import (
+    EnvSupport,
+    env_dims,
+    eval_seed,
+    evaluate_policy,
+    heldout_block,
+    make_env,
+    observation,
+    with_obs_mode,
+)
 
 SupportFor = Callable[[str], EnvSupport]
 
@@ -29,6 +38,13 @@ def play_block(extra: dict[str, Any], block: int | None) -> int:
     if block is not None:
         return block
     return heldout_block(int((extra.get("run_config") or {}).get("seed", 0)))
+
+
+def checkpoint_support(env_id: str, extra: dict[str, Any], support_for: SupportFor | None) -> EnvSupport:
+    """The env support of a checkpoint's env, observing as its run did (``--obs-mode``)."""
+    support = support_for(env_id) if support_for else EnvSupport()
+    obs_mode = (extra.get("run_config") or {}).get("obs_mode", "state")
+    return with_obs_mode(support, obs_mode, env_id)
 
 
 def check_writable(path: Path, what: str) -> None:
@@ -61,7 +77,7 @@ def evaluate_checkpoint(
     policy, extra = load_policy(checkpoint)
     check_writable(out_path, "the evaluation result")
     env_id = extra.get("env_id", "GraspEnv-v0")
-    support = support_for(env_id) if support_for else EnvSupport()
+    support = checkpoint_support(env_id, extra, support_for)
     env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
     try:
         t0 = time.perf_counter()
@@ -103,7 +119,7 @@ def render_checkpoint(
     if video:
         check_writable(Path(video), "the video")
     env_id = extra.get("env_id", "GraspEnv-v0")
-    support = support_for(env_id) if support_for else EnvSupport()
+    support = checkpoint_support(env_id, extra, support_for)
     kwargs = {**support.test_kwargs, **(support.gui_kwargs if gui else {"render_mode": "rgb_array"})}
     env = make_env(env_id, support, kwargs, extra.get("max_steps"))
     writer, frames, successes = None, 0, []
@@ -157,7 +173,7 @@ def export_checkpoint(
     check_writable(out_path, "the exported policy")
     check_writable(meta_path(out_path), "the exported policy's metadata")
     env_id = extra.get("env_id", "GraspEnv-v0")
-    support = support_for(env_id) if support_for else EnvSupport()
+    support = checkpoint_support(env_id, extra, support_for)
     env = make_env(env_id, support, support.test_kwargs, extra.get("max_steps"))
     try:  # what only the env knows: its time limit, its rate, and that the policy fits it
         obs_dim, action_dim = env_dims(env)[:2]

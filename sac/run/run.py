@@ -35,6 +35,7 @@ from sac.run.envs import (
     heldout_block,
     make_env,
     n_step_transitions,
+    with_obs_mode,
 )
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
@@ -541,6 +542,7 @@ def train(
     cfg.validate()
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
+    support = with_obs_mode(support, cfg.obs_mode, cfg.env)
     if cfg.balance_groups:
         balanced_groups(cfg.env, support)  # the error before any process starts, not in a worker
     stop = StopRequest()
