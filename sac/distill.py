@@ -29,9 +29,7 @@ def load_teacher(path: str | Path) -> Any:
 
     trainer = SACTrainer.load(path, device="cpu")
     if trainer.obs_spec.is_dict:
-        raise ValueError(
-            f"--teacher {path}: a teacher must be a state checkpoint (flat observations), not a camera one"
-        )
+        raise ValueError(f"--teacher {path}: a teacher is a state checkpoint (flat observations), not a camera one")
     return trainer.policy_net.eval().requires_grad_(False)
 
 

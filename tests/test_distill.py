@@ -1,0 +1,144 @@
+"""Teacher-student distillation (sac/distill.py): who acts, what the student learns, and a whole run on the dot env
+whose target only the image shows, with a state teacher that knows where it is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dot_env  # noqa: F401  (registers Dot-v0)
+import numpy as np
+import pytest
+import torch
+
+import train
+from sac import SACConfig, SACTrainer
+from sac.distill import DaggerActor, distill_step, load_teacher, teacher_actions
+from sac.replay import make_replay_buffer
+from sac.run.envs import EnvRunner, env_spec, make_env
+
+
+def dot_teacher(path: Path, steps: int = 600) -> Path:
+    """A state checkpoint (4 values: agent x, y, target x, y) that walks straight to the target: the policy mean
+    regressed onto ``clip((target - agent) / STEP)``; a second or two."""
+    torch.manual_seed(0)
+    trainer = SACTrainer(4, 2, SACConfig(hidden_dim=64), action_low=-1.0, action_high=1.0)
+    policy = trainer.policy_net
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        state = torch.rand(256, 4, generator=generator) * 1.6 - 0.8
+        target = ((state[:, 2:] - state[:, :2]) / dot_env.STEP).clamp(-0.97, 0.97)
+        loss = (torch.tanh(policy(state)[0]) - target).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    trainer.save(path, {"env_id": "dot_env:Dot-v0"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def teacher_path(tmp_path_factory) -> Path:
+    return dot_teacher(tmp_path_factory.mktemp("teacher") / "teacher.pt")
+
+
+def student(teacher: Path, **cfg) -> tuple[SACTrainer, EnvRunner]:
+    torch.manual_seed(0)
+    runner = EnvRunner("Dot-v0", 4, seed=0, privileged_key="state")
+    spec = env_spec(runner.envs[0], "state")[0]  # as a run builds it: the state stored beside each observation
+    buf = make_replay_buffer(5000, spec, 2, seed=0)
+    config = SACConfig(hidden_dim=64, batch_size=64, encoder_features=32, teacher=str(teacher), **cfg)
+    return SACTrainer(spec, 2, config, buf), runner
+
+
+def test_the_teacher_walks_to_the_dot(teacher_path: Path) -> None:
+    teacher, env, successes = load_teacher(teacher_path), make_env("Dot-v0"), 0
+    for k in range(50):
+        _, info = env.reset(seed=2_000_000 + k)
+        done = False
+        while not done:
+            action = teacher_actions(teacher, torch.as_tensor(info["state"][None]))[0].numpy()
+            _, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        successes += info["is_success"]
+    assert successes >= 45
+
+
+def test_the_teacher_acts_first_then_hands_over_to_the_student(teacher_path: Path) -> None:
+    trainer, runner = student(teacher_path, teacher_beta_steps=40)
+    actor = trainer.acting_policy(seed=0)
+    assert isinstance(actor, DaggerActor) and actor.beta == 1.0
+    obs = runner.obs
+    from_teacher = teacher_actions(trainer.teacher, torch.as_tensor(obs["state"])).numpy()
+    from_student = trainer.policy_net.get_action(obs, deterministic=True)
+    assert not np.allclose(from_teacher, from_student, atol=1e-3)
+    np.testing.assert_allclose(actor.get_action(obs), from_teacher, atol=1e-6)  # beta 1: all teacher
+    for _ in range(9):
+        actor.get_action(obs)  # 4 envs a call: 40 steps taken
+    assert actor.beta == 0.0
+    np.testing.assert_allclose(actor.get_action(obs), from_student, atol=1e-6)  # beta 0: all student
+    np.testing.assert_allclose(actor.get_action(obs, deterministic=True), from_student, atol=1e-6)
+    half = DaggerActor(trainer.policy_net, trainer.teacher, "state", beta_steps=1000, seed=1)
+    half.steps = 500
+    picks = [np.isclose(half.get_action(obs), from_teacher, atol=1e-6).all(axis=1) for _ in range(50)]
+    assert 0.3 < np.mean(picks) < 0.7  # about half the envs' actions are the teacher's at beta 0.5
+
+
+def test_a_distillation_step_moves_the_student_onto_the_teacher(teacher_path: Path) -> None:
+    trainer, runner = student(teacher_path)
+    for _ in range(30):
+        runner.step(runner.random_actions())
+    trainer.replay_buffer.push_many(*runner.pending.take())
+    obs = trainer.sample_batch(64)[0]
+    first = distill_step(trainer, obs, trainer.teacher, "state")["distill_mse"]
+    for _ in range(150):
+        last = distill_step(trainer, obs, trainer.teacher, "state")
+    assert last["distill_mse"] < 0.3 * first
+    assert trainer.num_updates == 151
+    assert set(last) >= {"policy_loss", "distill_mse", "distill_gripper_agreement"}
+    # update() is the same step on a fresh batch: no critic is trained.
+    q_before = [p.detach().clone() for p in trainer.soft_q_net1.parameters()]
+    stats = trainer.update()
+    assert "distill_mse" in stats
+    assert all(torch.equal(a, b) for a, b in zip(q_before, trainer.soft_q_net1.parameters()))
+
+
+def test_a_camera_checkpoint_cannot_teach(tmp_path: Path, teacher_path: Path) -> None:
+    trainer, _ = student(teacher_path)
+    trainer.save(tmp_path / "camera.pt")
+    with pytest.raises(ValueError, match="a teacher is a state checkpoint"):
+        load_teacher(tmp_path / "camera.pt")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--teacher", "T"], "--teacher needs the state stored beside each observation: --privileged-key state"),
+        (["--teacher", "T", "--privileged-key", "state", "--mode", "actor-learner"], "--teacher needs --mode serial"),
+        (["--obs-mode", "depth", "--env", "Pendulum-v1"], "Pendulum-v1 cannot observe that way (it has no observation"),
+        (["--obs-mode", "rgb"], "GraspEnv-v0 cannot observe that way (its modes are state, depth)"),
+    ],
+)
+def test_bad_distillation_and_obs_mode_flags_are_one_line_errors(argv, message, tmp_path: Path, capsys) -> None:
+    assert train.main([*argv, "--no-demos", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_distilled_student_finds_the_dot_from_the_image(teacher_path: Path, tmp_path: Path) -> None:
+    """A whole run through train.py: the student, which sees only the image and its own position, ends close to
+    its teacher on held-out seeds, far above what ignoring the image gives (about 5% success)."""
+    run_dir = tmp_path / "student"
+    argv = [
+        "--env", "dot_env:Dot-v0", "--mode", "serial", "--no-demos", "--privileged-key", "state",
+        "--teacher", str(teacher_path), "--teacher-beta-steps", "500", "--total-steps", "2500",
+        "--learning-starts", "100", "--explore-steps", "0", "--batch-size", "64", "--hidden-dim", "64",
+        "--encoder-features", "32", "--update-itr", "1", "--envs-per-worker", "4", "--eval-every", "1250",
+        "--eval-episodes", "20", "--heldout-episodes", "100", "--target-success", "none", "--no-progress",
+        "--run-dir", str(run_dir),
+    ]  # fmt: skip
+    assert train.main(argv) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    heldout = summary["heldout"]
+    assert heldout["success_rate"] >= 0.6, heldout
