@@ -66,6 +66,11 @@ class CameraConfig:
     """Per-pixel, per-frame normal noise on the metric depth (m, standard deviation)."""
     dropout: float = 0.005
     """Per-frame share of pixels that read 0 ("no reading")."""
+    unseen_links: tuple[str, ...] = ()
+    """Robot links (URDF names) this camera can never see, left out of its headless renders: the CPU renderer
+    transforms every triangle of every shape, in view or not, so each one drawn costs time (bench/camera_speed.py).
+    Only for a placement that cannot see them, as for `WRIST` (tests/test_env_camera.py checks its images are
+    identical with them drawn)."""
 
     def validate(self) -> None:
         """`ValueError` naming the first field out of range."""
@@ -96,10 +101,13 @@ class CameraConfig:
         )
 
 
-#: On the wrist (the defaults of `CameraConfig`): the object stays in view through the scripted expert's episodes
-#: and fills more of the image than from a fixed camera when the gripper closes (bench/camera_placement.py).
-#: The default placement; docs/ENV.md says why.
-WRIST = CameraConfig()
+#: The Panda's links above the wrist: from the wrist camera, which looks down past the fingertips from just below
+#: the flange, they are always above or behind the image (the shoulder, `panda_link2`, and the base can be seen).
+ARM_ABOVE_WRIST: tuple[str, ...] = ("panda_link3", "panda_link4", "panda_link5", "panda_link6", "panda_link7")
+#: On the wrist (the defaults of `CameraConfig`, without the arm above the wrist in its renders): the object stays
+#: in view through the scripted expert's episodes and fills more of the image than from a fixed camera when the
+#: gripper closes (bench/camera_placement.py). The default placement; docs/ENV.md says why.
+WRIST = CameraConfig(unseen_links=ARM_ABOVE_WRIST)
 #: Fixed over the table, in front of the robot, looking down obliquely at the object area (x 0.35..0.65 m, y
 #: -0.15..0.15 m) and the lift above it: the hand comes from behind the object as seen from here.
 FIXED_FRONT = CameraConfig(placement="fixed", eye=(1.0, 0.0, 0.55), target=(0.5, 0.0, 0.05), up=(0.0, 0.0, 1.0),
@@ -230,4 +238,14 @@ class DepthCamera:
         return np.where(values == 0, np.nan, depth)
 
 
-__all__ = ["CAMERAS", "FIXED_FRONT", "FIXED_TOP", "WRIST", "CameraConfig", "DepthCamera", "look_at", "quat_matrix"]
+__all__ = [
+    "ARM_ABOVE_WRIST",
+    "CAMERAS",
+    "FIXED_FRONT",
+    "FIXED_TOP",
+    "WRIST",
+    "CameraConfig",
+    "DepthCamera",
+    "look_at",
+    "quat_matrix",
+]

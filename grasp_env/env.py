@@ -262,6 +262,8 @@ class GraspEnv(gym.Env):
             robot_body = self.robot.load(client, visual=self.visual)
             self.task.load(client, robot_body)
             self.robot.ignore_collisions_with(self.task.table)  # the base stands on it: no contacts to solve
+            if self.camera is not None and not self.sim.gui:  # the GUI shows the whole robot
+                self.robot.hide_links(self.camera.config.unseen_links)
         self._needs_reset = True
 
     def reinit(self) -> None:
@@ -347,7 +349,15 @@ class GraspEnv(gym.Env):
         """ "rgb_array": an (H, W, 3) uint8 frame; "human": the GUI is live, returns None."""
         if self.render_mode == "rgb_array":
             self._require_connection("render")
-            return self.sim.render(self.render_width, self.render_height)
+            hidden = self.robot.hidden_links
+            if not hidden:
+                return self.sim.render(self.render_width, self.render_height)
+            names = self.camera.config.unseen_links  # type: ignore[union-attr]
+            self.robot.show_links()  # a frame for people shows the whole robot
+            try:
+                return self.sim.render(self.render_width, self.render_height)
+            finally:
+                self.robot.hide_links(names)
         return None
 
     def _camera_obs(self, state: np.ndarray) -> dict[str, np.ndarray] | None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
+import pybullet
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import grasp_env
 from grasp_env import OBS_MODES, PROPRIO_KEYS, CameraConfig, DiverseGraspEnv, GraspEnv
-from grasp_env.camera import CAMERAS, WRIST, DepthCamera
-from grasp_env.expert import collect_demonstrations
+from grasp_env.camera import ARM_ABOVE_WRIST, CAMERAS, WRIST, DepthCamera
+from grasp_env.expert import ScriptedExpert, collect_demonstrations
+from grasp_env.robot import WORKSPACE_HIGH, WORKSPACE_LOW, YAW_LIMIT
 
 ENVS = {"four-shape": GraspEnv, "diverse": DiverseGraspEnv}
 PROPRIO_DIM = 8  # hand_pos 3, hand_yaw 2, gripper_opening 1, finger_contacts 2
@@ -304,3 +308,85 @@ def test_the_gui_sees_the_same_depth_images_as_a_headless_env() -> None:
             env.close()
         frames.append(np.array([obs["depth"] for obs in observations]))
     np.testing.assert_array_equal(frames[0], frames[1])
+
+
+# ------------------------------------------------------------------------- links the wrist camera leaves out
+def _robot_links_seen(env: GraspEnv) -> set[int]:
+    """The robot's link indices in this frame of the env's camera, by the renderer's segmentation mask."""
+    hand_pos, hand_quat, _ = env.robot.read(forward_kinematics=True)
+    camera, client = env.camera, env.sim.client
+    _, _, _, _, seg = client.getCameraImage(
+        camera.size, camera.size, viewMatrix=camera.view(hand_pos, hand_quat), projectionMatrix=camera.projection,
+        renderer=pybullet.ER_TINY_RENDERER, shadow=0, flags=pybullet.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+    )  # fmt: skip
+    seg = np.asarray(seg).reshape(-1)
+    seg = seg[(seg >= 0) & ((seg & 0xFFFFFF) == env.robot.body)]
+    return {int(v >> 24) - 1 for v in np.unique(seg)}
+
+
+def test_the_wrist_camera_cannot_see_the_arm_links_it_leaves_out() -> None:
+    """Over a grid of hand poses spanning the workspace and the yaw range, with every link drawn, none of
+    `ARM_ABOVE_WRIST` is ever in the wrist camera's image; the shoulder below them is, from some poses."""
+    env = GraspEnv(obs_mode="depth", camera_noise=0.0)
+    try:
+        env.reset(seed=0)
+        env.robot.show_links()
+        unseen = {env.robot.link_index(name) for name in ARM_ABOVE_WRIST}
+        seen: set[int] = set()
+        grid = [np.linspace(lo, hi, 3) for lo, hi in zip(WORKSPACE_LOW, WORKSPACE_HIGH)]
+        for x, y, z, yaw in itertools.product(*grid, np.linspace(-YAW_LIMIT, YAW_LIMIT, 3)):
+            env.robot.reset(np.array([x, y, z]), float(yaw))
+            seen |= _robot_links_seen(env)
+        assert not seen & unseen
+        assert env.robot.link_index("panda_link2") in seen and env.robot.link_index("panda_hand") in seen
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_leaving_the_unseen_links_out_changes_no_depth_image(kind: str) -> None:
+    """Scripted-expert and random-action episodes: the same images, bit for bit, with the arm drawn."""
+    lean, full = ENVS[kind](obs_mode="depth"), ENVS[kind](obs_mode="depth", camera=replace(WRIST, unseen_links=()))
+    try:
+        assert lean.robot.hidden_links and not full.robot.hidden_links
+        client = lean.sim.client
+        alphas = {link: rgba[3] for _, link, *_, rgba in client.getVisualShapeData(lean.robot.body)}
+        assert all(alphas[link] == 0.0 for link in lean.robot.hidden_links) and alphas[-1] == 1.0
+        expert = ScriptedExpert(obs_slices=lean.obs_slices)
+        for seed in range(3):
+            for kind_of_actions in ("expert", "random"):
+                actions = np.random.default_rng(seed).uniform(-1, 1, (40, 5)).astype(np.float32)
+                (obs, info), (full_obs, _) = lean.reset(seed=seed), full.reset(seed=seed)
+                for t in range(40):
+                    np.testing.assert_array_equal(obs["depth"], full_obs["depth"])
+                    action = expert.act(info["state"]) if kind_of_actions == "expert" else actions[t]
+                    obs, _, terminated, truncated, info = lean.step(action)
+                    full_obs, *_ = full.step(action)
+                    if terminated or truncated:
+                        break
+    finally:
+        lean.close()
+        full.close()
+
+
+def test_rgb_array_frames_show_the_whole_robot_and_the_camera_keeps_it_out() -> None:
+    lean = GraspEnv(obs_mode="depth", render_mode="rgb_array", render_width=96, render_height=72)
+    full = GraspEnv(obs_mode="depth", render_mode="rgb_array", render_width=96, render_height=72,
+                    camera=replace(WRIST, unseen_links=()))  # fmt: skip
+    try:
+        hidden = lean.robot.hidden_links
+        for env in (lean, full):
+            env.reset(seed=2)
+        without_arm = lean.sim.render(96, 72)  # the renderer itself, links hidden
+        np.testing.assert_array_equal(lean.render(), full.render())
+        assert (without_arm != full.render()).any(axis=-1).sum() > 50  # the arm is in the orbit view
+        assert lean.robot.hidden_links == hidden  # hidden again after the frame
+        np.testing.assert_array_equal(lean.sim.render(96, 72), without_arm)
+    finally:
+        lean.close()
+        full.close()
+
+
+def test_an_unknown_unseen_link_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="the Panda has no link 'panda_tail'"):
+        GraspEnv(obs_mode="depth", camera=replace(WRIST, unseen_links=("panda_tail",)))
