@@ -10,10 +10,12 @@ state and depth `--repeats` times (reset not timed):
 
 Per sequence the ratio state steps/s / depth steps/s is taken from the median repeat, by wall-clock and by thread
 CPU time; the figures are medians over sequences (target: at most 3x at 64 x 64). Where a depth step's extra time
-goes, at 64 x 64: one render of the full scene; with the table, the robot, or both moved out of view (for one
-render each, then put back); and the image arithmetic after the render (`DepthCamera.image`), medians in ms. The
-CPU renderer shades every pixel a surface covers (the table fills the image) and transforms every triangle of every
-body, in view or not (the robot's collision meshes), so moving a body out of view removes only its pixels.
+goes, at 64 x 64, medians in ms: the camera's view matrix (`view_ms`), the table top in closed form
+(`floor_ms`), the render as the env makes it (`render_ms`: without the table and the arm links the camera cannot
+see) and the image arithmetic after it (`image_ms`, noise included); then renders for reference: with the robot
+moved out of view (what its visible links cost), of an empty scene (the fixed cost of a call), and of everything
+drawn (`render_all_drawn_ms`, the render before the env left anything out). The CPU renderer shades every pixel a
+surface covers (the table fills the image) and transforms every triangle of every shape drawn, in view or not.
 
 Usage: python bench/camera_speed.py [--sizes 48 64 96] [--sequences 6] [--steps 40] [--repeats 3]
     [--out bench/results/camera_speed.json]
@@ -100,29 +102,40 @@ def median_ms(fn, n: int = 100) -> float:
 
 
 def render_breakdown(env: GraspEnv, seed: int) -> dict:
-    """Median ms of one render: the full scene, without the table, without the robot; and the image arithmetic."""
-    camera, sim = env.camera, env.sim
+    """Median ms of the parts of a depth frame after a seeded reset, and of renders for reference."""
+    camera, sim, robot, task = env.camera, env.sim, env.robot, env.task
     assert camera is not None
     env.reset(seed=seed)
-    hand_pos, hand_quat, _ = env.robot.read()
+    hand_pos, hand_quat, _ = robot.read()
     view = camera.view(hand_pos, hand_quat)
+    floor = camera.floor_depth(view, task.table_top)
+    assert floor is not None and not task.table_drawn  # the wrist camera over the table: the env's frames
 
     def render() -> np.ndarray:
         return sim.render_depth(camera.size, view, camera.projection)[0]
 
-    out = {"render_ms": median_ms(render)}
+    out = {
+        "view_ms": median_ms(lambda: camera.view(hand_pos, hand_quat)),
+        "floor_ms": median_ms(lambda: camera.floor_depth(view, task.table_top)),
+        "render_ms": median_ms(render),
+    }
     buffer = render()
-    out["image_ms"] = median_ms(lambda: camera.image(buffer, env.np_random))
+    out["image_ms"] = median_ms(lambda: camera.image(buffer, env.np_random, floor))
     client = sim.client
-    table, robot = env.task.table, env.robot.body
-    bodies = {"table": (table,), "robot": (robot,), "table_and_robot": (table, robot)}
-    for name, moved in bodies.items():
-        poses = [client.getBasePositionAndOrientation(body) for body in moved]
-        for body, (_, quat) in zip(moved, poses):
-            client.resetBasePositionAndOrientation(body, FAR_AWAY, quat)
-        out[f"render_{name}_out_of_view_ms"] = median_ms(render)
-        for body, (pos, quat) in zip(moved, poses):
-            client.resetBasePositionAndOrientation(body, pos, quat)
+    pose = client.getBasePositionAndOrientation(robot.body)
+    client.resetBasePositionAndOrientation(robot.body, FAR_AWAY, pose[1])
+    out["render_robot_out_of_view_ms"] = median_ms(render)
+    client.resetBasePositionAndOrientation(robot.body, *pose)
+    client.changeVisualShape(task.object, -1, rgbaColor=[1.0, 1.0, 1.0, 0.0])
+    for link in range(-1, client.getNumJoints(robot.body)):
+        client.changeVisualShape(robot.body, link, rgbaColor=[1.0, 1.0, 1.0, 0.0])
+    out["render_empty_ms"] = median_ms(render)
+    env.reinit()  # a fresh world: everything drawn
+    env.reset(seed=seed)
+    robot.show_links()
+    task.draw_table(True)
+    out["render_all_drawn_ms"] = median_ms(render)
+    env.reinit()
     return out
 
 

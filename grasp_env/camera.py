@@ -66,6 +66,11 @@ class CameraConfig:
     """Per-pixel, per-frame normal noise on the metric depth (m, standard deviation)."""
     dropout: float = 0.005
     """Per-frame share of pixels that read 0 ("no reading")."""
+    unseen_links: tuple[str, ...] = ()
+    """Robot links (URDF names) this camera can never see, left out of its headless renders: the CPU renderer
+    transforms every triangle of every shape, in view or not, so each one drawn costs time (bench/camera_speed.py).
+    Only for a placement that cannot see them, as for `WRIST` (tests/test_env_camera.py checks its images are
+    identical with them drawn)."""
 
     def validate(self) -> None:
         """`ValueError` naming the first field out of range."""
@@ -96,10 +101,13 @@ class CameraConfig:
         )
 
 
-#: On the wrist (the defaults of `CameraConfig`): the object stays in view through the scripted expert's episodes
-#: and fills more of the image than from a fixed camera when the gripper closes (bench/camera_placement.py).
-#: The default placement; docs/ENV.md says why.
-WRIST = CameraConfig()
+#: The Panda's links above the wrist: from the wrist camera, which looks down past the fingertips from just below
+#: the flange, they are always above or behind the image (the shoulder, `panda_link2`, and the base can be seen).
+ARM_ABOVE_WRIST: tuple[str, ...] = ("panda_link3", "panda_link4", "panda_link5", "panda_link6", "panda_link7")
+#: On the wrist (the defaults of `CameraConfig`, without the arm above the wrist in its renders): the object stays
+#: in view through the scripted expert's episodes and fills more of the image than from a fixed camera when the
+#: gripper closes (bench/camera_placement.py). The default placement; docs/ENV.md says why.
+WRIST = CameraConfig(unseen_links=ARM_ABOVE_WRIST)
 #: Fixed over the table, in front of the robot, looking down obliquely at the object area (x 0.35..0.65 m, y
 #: -0.15..0.15 m) and the lift above it: the hand comes from behind the object as seen from here.
 FIXED_FRONT = CameraConfig(placement="fixed", eye=(1.0, 0.0, 0.55), target=(0.5, 0.0, 0.05), up=(0.0, 0.0, 1.0),
@@ -108,6 +116,11 @@ FIXED_FRONT = CameraConfig(placement="fixed", eye=(1.0, 0.0, 0.55), target=(0.5,
 FIXED_TOP = CameraConfig(placement="fixed", eye=(0.5, 0.0, 0.85), target=(0.5, 0.0, 0.0), up=(1.0, 0.0, 0.0),
                          fov_deg=36.0, near=0.5, far=0.95)  # fmt: skip
 CAMERAS: dict[str, CameraConfig] = {"wrist": WRIST, "fixed": FIXED_FRONT, "fixed_top": FIXED_TOP}
+
+
+#: The largest depth buffer value of a sound frame: where nothing is drawn the CPU renderer reads a rounding error
+#: above 1 (its far plane, converted in float32).
+_BUFFER_MAX = 1.0 + 1e-5
 
 
 def _normalised(v: np.ndarray) -> np.ndarray:
@@ -169,6 +182,13 @@ class DepthCamera:
         self.offset = np.zeros(3)
         self.turn = np.eye(3)
         self._fixed_view: list[float] | None = None
+        # Where the CPU renderer samples each pixel, in normalised device coordinates: at the pixel's corner
+        # (column i at x = 2 i / n - 1), rows flipped top to bottom; as eye-space ray slopes.
+        samples = 2.0 * np.arange(config.size) / config.size - 1.0
+        self._ray_x = samples / self.projection[0]
+        self._ray_y = -(samples + 2.0 / config.size) / self.projection[5]
+        corners = np.array([-1.0, 1.0])
+        self._corner_rays = [(x / self.projection[0], y / self.projection[5]) for x in corners for y in corners]
 
     def reset(self, rng: np.random.Generator) -> None:
         """Draw this episode's pose error: a position offset and a small rotation of the camera."""
@@ -198,23 +218,63 @@ class DepthCamera:
             return self._fixed_view
         return look_at(*self.pose(hand_pos, hand_quat))
 
+    def floor_depth(self, view: list[float], floor: tuple[float, float, float, float, float]) -> np.ndarray | None:
+        """Metric depth `(size, size)` of a horizontal rectangle `floor` = (x_min, x_max, y_min, y_max, z), the top
+        of a slab, seen through `view`: computed in closed form at the pixels the CPU renderer samples, inf where a
+        ray misses it. None when the camera is not above the rectangle (it could then see the slab's sides or what
+        is under it) or when the rectangle comes nearer than `near`.
+
+        From above, a ray either meets the top or leaves over an edge, after which it can meet nothing of the slab
+        (its sides face outwards, its legs are under the top). A plane's depth is one division per pixel; the CPU
+        renderer spends far longer shading one that fills the image (bench/camera_speed.py).
+        """
+        x_min, x_max, y_min, y_max, z = floor
+        v = view  # column-major: the world -> eye rotation R has R[row][col] = v[4 * col + row]
+        # Camera position c = -R^T t; an eye-space ray (sx, sy, -1) points along R^T (sx, sy, -1) in the world, and
+        # its depth (distance along the optical axis) is the parameter t of c + t R^T (sx, sy, -1).
+        t = v[12:15]
+        cx, cy, cz = (-(v[4 * k] * t[0] + v[4 * k + 1] * t[1] + v[4 * k + 2] * t[2]) for k in range(3))
+        height = cz - z
+        if not (height > 0.0 and x_min < cx < x_max and y_min < cy < y_max):
+            return None
+        inside = True
+        for sx, sy in self._corner_rays:  # a convex image's footprint on a plane is the hull of its corners'
+            rx, ry, rz = (v[4 * k] * sx + v[4 * k + 1] * sy - v[4 * k + 2] for k in range(3))
+            depth = height / -rz if rz < 0.0 else math.inf
+            inside = inside and x_min <= cx + depth * rx <= x_max and y_min <= cy + depth * ry <= y_max
+        ray_x, ray_y = self._ray_x[None, :], self._ray_y[:, None]
+        down = v[8] * ray_x + v[9] * ray_y - v[10]
+        with np.errstate(divide="ignore"):
+            depth = np.where(down < 0.0, height / -down, np.inf)
+        if not inside:  # some rays leave over an edge: they meet nothing of the slab
+            hit_x = cx + depth * (v[0] * ray_x + v[1] * ray_y - v[2])
+            hit_y = cy + depth * (v[4] * ray_x + v[5] * ray_y - v[6])
+            with np.errstate(invalid="ignore"):  # inf * 0
+                depth[~((hit_x >= x_min) & (hit_x <= x_max) & (hit_y >= y_min) & (hit_y <= y_max))] = np.inf
+        if depth.min() < self.config.near:
+            return None
+        return depth
+
     def metric_depth(self, buffer: np.ndarray) -> np.ndarray:
         """PyBullet's depth buffer (0..1, non-linear) -> distance along the optical axis (m)."""
         near, far = self.config.near, self.config.far
         return far * near / (far - (far - near) * buffer)
 
-    def image(self, buffer: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    def image(self, buffer: np.ndarray, rng: np.random.Generator, floor: np.ndarray | None = None) -> np.ndarray | None:
         """The observation `(1, size, size)` uint8 from a depth buffer, with this frame's noise and dropout; None
-        when the buffer is corrupt (wrong shape, values outside [0, 1] or not finite)."""
+        when the buffer is corrupt (wrong shape, values outside [0, 1] or not finite). `floor`: metric depth of a
+        surface left out of the render (`floor_depth`), in front of which everything rendered is kept."""
         n = self.size
         buffer = np.asarray(buffer)
         if buffer.size != n * n:
             return None
         buffer = buffer.reshape(n, n)
         low, high = float(buffer.min()), float(buffer.max())
-        if not (0.0 <= low and high <= 1.0):  # also False for NaN
+        if not (0.0 <= low and high <= _BUFFER_MAX):  # also False for NaN
             return None
         depth = self.metric_depth(buffer)
+        if floor is not None:
+            np.minimum(depth, floor, out=depth, casting="unsafe")
         c = self.config
         if c.depth_noise > 0.0:
             depth += rng.standard_normal(depth.shape, dtype=np.float32) * np.float32(c.depth_noise)
@@ -230,4 +290,14 @@ class DepthCamera:
         return np.where(values == 0, np.nan, depth)
 
 
-__all__ = ["CAMERAS", "FIXED_FRONT", "FIXED_TOP", "WRIST", "CameraConfig", "DepthCamera", "look_at", "quat_matrix"]
+__all__ = [
+    "ARM_ABOVE_WRIST",
+    "CAMERAS",
+    "FIXED_FRONT",
+    "FIXED_TOP",
+    "WRIST",
+    "CameraConfig",
+    "DepthCamera",
+    "look_at",
+    "quat_matrix",
+]

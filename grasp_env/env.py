@@ -262,6 +262,8 @@ class GraspEnv(gym.Env):
             robot_body = self.robot.load(client, visual=self.visual)
             self.task.load(client, robot_body)
             self.robot.ignore_collisions_with(self.task.table)  # the base stands on it: no contacts to solve
+            if self.camera is not None and not self.sim.gui:  # the GUI shows the whole robot
+                self.robot.hide_links(self.camera.config.unseen_links)
         self._needs_reset = True
 
     def reinit(self) -> None:
@@ -347,7 +349,16 @@ class GraspEnv(gym.Env):
         """ "rgb_array": an (H, W, 3) uint8 frame; "human": the GUI is live, returns None."""
         if self.render_mode == "rgb_array":
             self._require_connection("render")
-            return self.sim.render(self.render_width, self.render_height)
+            hidden, table_drawn = self.robot.hidden_links, self.task.table_drawn
+            if hidden:
+                self.robot.show_links()  # a frame for people shows the whole scene
+            self.task.draw_table(True)
+            try:
+                return self.sim.render(self.render_width, self.render_height)
+            finally:  # and the depth camera's renders go on leaving out what they left out
+                if hidden:
+                    self.robot.hide_links(self.camera.config.unseen_links)  # type: ignore[union-attr]
+                self.task.draw_table(table_drawn)
         return None
 
     def _camera_obs(self, state: np.ndarray) -> dict[str, np.ndarray] | None:
@@ -358,8 +369,14 @@ class GraspEnv(gym.Env):
         hand_pos, hand_quat = (None, None)
         if camera.config.placement == "wrist":
             hand_pos, hand_quat, _ = self.robot.read()
-        buffer, _ = self.sim.render_depth(camera.size, camera.view(hand_pos, hand_quat), camera.projection)
-        image = camera.image(buffer, self.np_random)
+        view = camera.view(hand_pos, hand_quat)
+        # The table top's depth in closed form when it fills the image (usually); the renderer draws it otherwise.
+        floor = camera.floor_depth(view, self.task.table_top)
+        self.task.draw_table(floor is None)
+        buffer, _ = self.sim.render_depth(camera.size, view, camera.projection)
+        if self.sim.gui:
+            self.task.draw_table(True)  # the GUI shows it
+        image = camera.image(buffer, self.np_random, floor)
         if image is None:
             return None
         obs = {"depth": image, "proprio": state[self._proprio].copy()}

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,8 @@ class PandaRobot:
         self.target_yaw = 0.0
         self._target = [0.0, 0.0, 0.0]
         self._targets = list(REST_POSE)
+        self._colors: dict[int, list[tuple[float, ...]]] = {}
+        self._hidden: tuple[int, ...] = ()
 
     def load(self, client: BulletClient, visual: bool = True) -> int:
         """Load the arm at the origin, standing on the table top; returns its body id.
@@ -119,7 +122,48 @@ class PandaRobot:
         self._calculate_ik = client.calculateInverseKinematics
         self._set_motors = client.setJointMotorControlArray
         self._get_link_states = client.getLinkStates
+        self._colors = {}
+        for _, link, *_, rgba in client.getVisualShapeData(self.body):
+            self._colors.setdefault(link, []).append(rgba)
+        self._hidden = ()
         return self.body
+
+    def link_index(self, name: str) -> int:
+        """The link index of a URDF link name (-1 for the base); `ValueError` naming the links otherwise."""
+        client = self._client
+        assert client is not None
+        names = {client.getBodyInfo(self.body)[0].decode(): -1}
+        names.update({client.getJointInfo(self.body, j)[12].decode(): j for j in range(client.getNumJoints(self.body))})
+        if name not in names:
+            raise ValueError(f"the Panda has no link {name!r}; its links are {tuple(names)}")
+        return names[name]
+
+    def hide_links(self, names: tuple[str, ...]) -> None:
+        """Leave these links out of every render (CPU and OpenGL) until `show_links()`; physics is untouched.
+
+        The CPU renderer skips a shape whose colour has zero alpha before transforming its triangles, so a hidden
+        link costs a render nothing (bench/camera_speed.py).
+        """
+        self.show_links()
+        self._hidden = tuple(self.link_index(name) for name in names)
+        self._paint(lambda rgba: [*rgba[:3], 0.0])
+
+    def show_links(self) -> None:
+        """Draw the links `hide_links()` hid again, in their own colours."""
+        self._paint(list)
+        self._hidden = ()
+
+    def _paint(self, colour: Callable[[tuple[float, ...]], list[float]]) -> None:
+        """Give every visual shape of the hidden links `colour(its own colour)`."""
+        client = self._client
+        for link in self._hidden:
+            for shape, rgba in enumerate(self._colors.get(link, ())):
+                client.changeVisualShape(self.body, link, shape, rgbaColor=colour(rgba))  # type: ignore[union-attr]
+
+    @property
+    def hidden_links(self) -> tuple[int, ...]:
+        """The link indices `hide_links()` hid (empty when all are drawn)."""
+        return self._hidden
 
     def ignore_collisions_with(self, body: int, links: tuple[int, ...] = (-1, 0)) -> None:
         """Skip contact checks between `body` and the given robot links (the base resting on the table)."""

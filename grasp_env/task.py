@@ -134,6 +134,9 @@ class TableTask:
         self._client: BulletClient | None = None
         self._robot = -1
         self.table = -1
+        self.table_top = (0.0, 0.0, 0.0, 0.0, 0.0)
+        self._table_colors: list[tuple[float, ...]] = []
+        self._table_drawn = True
         self.object = -1
         self.object_type = ""
         self.rest_z = 0.0
@@ -145,9 +148,28 @@ class TableTask:
         self._robot = robot_body
         self.object = -1
         self.table = client.loadURDF(str(assets_dir() / "table.urdf"), useFixedBase=True)
+        shapes = client.getVisualShapeData(self.table)
+        (sx, sy, sz), (x, y, z) = shapes[0][3], shapes[0][5]  # the top slab, the URDF's first visual
+        self.table_top = (x - sx / 2, x + sx / 2, y - sy / 2, y + sy / 2, z + sz / 2)
+        self._table_colors = [shape[7] for shape in shapes]
+        self._table_drawn = True
         self._get_pose = client.getBasePositionAndOrientation
         self._get_velocity = client.getBaseVelocity
         self._get_contacts = client.getContactPoints
+
+    @property
+    def table_drawn(self) -> bool:
+        """Whether renders draw the table (`draw_table`)."""
+        return self._table_drawn
+
+    def draw_table(self, drawn: bool) -> None:
+        """Draw the table in renders or leave it out (zero alpha: the CPU renderer skips it); physics is untouched.
+        A depth camera leaves it out when it computes the table top's depth itself (`DepthCamera.floor_depth`)."""
+        if drawn == self._table_drawn:
+            return
+        for shape, rgba in enumerate(self._table_colors):
+            self._client.changeVisualShape(self.table, -1, shape, rgbaColor=[*rgba[:3], rgba[3] if drawn else 0.0])  # type: ignore[union-attr]
+        self._table_drawn = drawn
 
     def read_object(self) -> tuple[tuple, tuple, tuple, tuple]:
         """Object position, quaternion (x, y, z, w), linear and angular velocity, straight from PyBullet."""

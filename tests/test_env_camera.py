@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
+import pybullet
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import grasp_env
 from grasp_env import OBS_MODES, PROPRIO_KEYS, CameraConfig, DiverseGraspEnv, GraspEnv
-from grasp_env.camera import CAMERAS, WRIST, DepthCamera
-from grasp_env.expert import collect_demonstrations
+from grasp_env.camera import ARM_ABOVE_WRIST, CAMERAS, WRIST, DepthCamera, look_at
+from grasp_env.expert import ScriptedExpert, collect_demonstrations
+from grasp_env.robot import WORKSPACE_HIGH, WORKSPACE_LOW, YAW_LIMIT
 
 ENVS = {"four-shape": GraspEnv, "diverse": DiverseGraspEnv}
 PROPRIO_DIM = 8  # hand_pos 3, hand_yaw 2, gripper_opening 1, finger_contacts 2
@@ -304,3 +308,139 @@ def test_the_gui_sees_the_same_depth_images_as_a_headless_env() -> None:
             env.close()
         frames.append(np.array([obs["depth"] for obs in observations]))
     np.testing.assert_array_equal(frames[0], frames[1])
+
+
+# ------------------------------------------------------------------------- links the wrist camera leaves out
+def _robot_links_seen(env: GraspEnv) -> set[int]:
+    """The robot's link indices in this frame of the env's camera, by the renderer's segmentation mask."""
+    hand_pos, hand_quat, _ = env.robot.read(forward_kinematics=True)
+    camera, client = env.camera, env.sim.client
+    _, _, _, _, seg = client.getCameraImage(
+        camera.size, camera.size, viewMatrix=camera.view(hand_pos, hand_quat), projectionMatrix=camera.projection,
+        renderer=pybullet.ER_TINY_RENDERER, shadow=0, flags=pybullet.ER_SEGMENTATION_MASK_OBJECT_AND_LINKINDEX,
+    )  # fmt: skip
+    seg = np.asarray(seg).reshape(-1)
+    seg = seg[(seg >= 0) & ((seg & 0xFFFFFF) == env.robot.body)]
+    return {int(v >> 24) - 1 for v in np.unique(seg)}
+
+
+def test_the_wrist_camera_cannot_see_the_arm_links_it_leaves_out() -> None:
+    """Over a grid of hand poses spanning the workspace and the yaw range, with every link drawn, none of
+    `ARM_ABOVE_WRIST` is ever in the wrist camera's image; the shoulder below them is, from some poses."""
+    env = GraspEnv(obs_mode="depth", camera_noise=0.0)
+    try:
+        env.reset(seed=0)
+        env.robot.show_links()
+        unseen = {env.robot.link_index(name) for name in ARM_ABOVE_WRIST}
+        seen: set[int] = set()
+        grid = [np.linspace(lo, hi, 3) for lo, hi in zip(WORKSPACE_LOW, WORKSPACE_HIGH)]
+        for x, y, z, yaw in itertools.product(*grid, np.linspace(-YAW_LIMIT, YAW_LIMIT, 3)):
+            env.robot.reset(np.array([x, y, z]), float(yaw))
+            seen |= _robot_links_seen(env)
+        assert not seen & unseen
+        assert env.robot.link_index("panda_link2") in seen and env.robot.link_index("panda_hand") in seen
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_leaving_the_unseen_links_out_changes_no_depth_image(kind: str) -> None:
+    """Scripted-expert and random-action episodes: the same images, bit for bit, with the arm drawn."""
+    lean, full = ENVS[kind](obs_mode="depth"), ENVS[kind](obs_mode="depth", camera=replace(WRIST, unseen_links=()))
+    try:
+        assert lean.robot.hidden_links and not full.robot.hidden_links
+        client = lean.sim.client
+        alphas = {link: rgba[3] for _, link, *_, rgba in client.getVisualShapeData(lean.robot.body)}
+        assert all(alphas[link] == 0.0 for link in lean.robot.hidden_links) and alphas[-1] == 1.0
+        expert = ScriptedExpert(obs_slices=lean.obs_slices)
+        for seed in range(3):
+            for kind_of_actions in ("expert", "random"):
+                actions = np.random.default_rng(seed).uniform(-1, 1, (40, 5)).astype(np.float32)
+                (obs, info), (full_obs, _) = lean.reset(seed=seed), full.reset(seed=seed)
+                for t in range(40):
+                    np.testing.assert_array_equal(obs["depth"], full_obs["depth"])
+                    action = expert.act(info["state"]) if kind_of_actions == "expert" else actions[t]
+                    obs, _, terminated, truncated, info = lean.step(action)
+                    full_obs, *_ = full.step(action)
+                    if terminated or truncated:
+                        break
+    finally:
+        lean.close()
+        full.close()
+
+
+def test_rgb_array_frames_show_the_whole_scene_and_the_camera_renders_leave_parts_out() -> None:
+    env = GraspEnv(obs_mode="depth", render_mode="rgb_array", render_width=96, render_height=72)
+    try:
+        env.reset(seed=2)
+        env.step(np.zeros(5, np.float32))
+        hidden = env.robot.hidden_links
+        assert hidden and not env.task.table_drawn  # as the depth frames are rendered
+        lean = env.sim.render(96, 72)
+        frame = env.render()
+        assert env.robot.hidden_links == hidden and not env.task.table_drawn  # left out again...
+        np.testing.assert_array_equal(env.sim.render(96, 72), lean)  # ...of the renderer, too
+        env.robot.show_links()
+        env.task.draw_table(True)
+        np.testing.assert_array_equal(frame, env.sim.render(96, 72))  # render() showed the whole scene
+        assert (frame != lean).any(axis=-1).sum() > 1000  # the arm and the table are in the orbit view
+    finally:
+        env.close()
+
+
+def test_an_unknown_unseen_link_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="the Panda has no link 'panda_tail'"):
+        GraspEnv(obs_mode="depth", camera=replace(WRIST, unseen_links=("panda_tail",)))
+
+
+# ------------------------------------------------------------------------------- the table top in closed form
+def test_the_table_top_is_the_urdfs_top_slab() -> None:
+    env = GraspEnv(obs_mode="depth")
+    try:
+        np.testing.assert_allclose(env.task.table_top, (-0.30, 1.00, -0.60, 0.60, 0.0), atol=1e-9)
+    finally:
+        env.close()
+
+
+def test_floor_depth_is_the_distance_to_the_plane_and_misses_outside_the_rectangle() -> None:
+    camera = DepthCamera(CameraConfig(placement="fixed", eye=(0.0, 0.0, 0.5), target=(0.0, 0.0, 0.0),
+                                      up=(1.0, 0.0, 0.0), fov_deg=60.0, near=0.1, far=2.0, size=16))  # fmt: skip
+    view = look_at(np.array([0.0, 0.0, 0.5]), np.array([0.0, 0.0, -1.0]), np.array([1.0, 0.0, 0.0]))
+    depth = camera.floor_depth(view, (-5.0, 5.0, -5.0, 5.0, 0.0))
+    np.testing.assert_allclose(depth, 0.5)  # looking straight down: the same distance along the axis everywhere
+    small = camera.floor_depth(view, (-0.1, 0.1, -0.1, 0.1, 0.0))  # the footprint is +-0.29 m: rays miss it
+    assert np.isinf(small).sum() > 100 and np.isfinite(small).sum() > 20
+    np.testing.assert_allclose(small[np.isfinite(small)], 0.5)
+    assert camera.floor_depth(view, (0.1, 5.0, -5.0, 5.0, 0.0)) is None  # not above it: its side could show
+    assert camera.floor_depth(view, (-5.0, 5.0, -5.0, 5.0, 0.45)) is None  # nearer than near
+
+
+@pytest.mark.parametrize("kind", ENVS)
+def test_the_table_top_in_closed_form_matches_the_renderers_table(kind: str) -> None:
+    """Scripted-expert and random-action episodes: the image with the table drawn by the CPU renderer and the one
+    the env makes (table top in closed form) differ by at most one depth step (rounding), in very few pixels."""
+    env = ENVS[kind](obs_mode="depth", camera_noise=0.0)
+    camera, rng = env.camera, np.random.default_rng(0)
+    frames = differ = 0
+    try:
+        expert = ScriptedExpert(obs_slices=env.obs_slices)
+        for seed in range(3):
+            for kind_of_actions in ("expert", "random"):
+                obs, info = env.reset(seed=seed)
+                for _ in range(40):
+                    action = expert.act(info["state"]) if kind_of_actions == "expert" else rng.uniform(-1, 1, 5)
+                    obs, _, terminated, truncated, info = env.step(action)
+                    view = camera.view(*env.robot.read()[:2])
+                    assert camera.floor_depth(view, env.task.table_top) is not None  # the wrist camera always is
+                    assert not env.task.table_drawn
+                    env.task.draw_table(True)
+                    drawn = camera.image(env.sim.render_depth(camera.size, view, camera.projection)[0], rng)
+                    env.task.draw_table(False)
+                    diff = np.abs(obs["depth"].astype(int) - drawn.astype(int))
+                    assert diff.max() <= 1
+                    frames, differ = frames + 1, differ + int((diff > 0).sum())
+                    if terminated or truncated:
+                        break
+    finally:
+        env.close()
+    assert frames > 100 and differ <= 1e-3 * frames * camera.size**2
