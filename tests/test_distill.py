@@ -142,3 +142,42 @@ def test_a_distilled_student_finds_the_dot_from_the_image(teacher_path: Path, tm
     summary = json.loads((run_dir / "summary.json").read_text())
     heldout = summary["heldout"]
     assert heldout["success_rate"] >= 0.6, heldout
+
+
+def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
+    from sac.run.config import AUTO_TEACHER, RunConfig, with_camera_method
+
+    state = RunConfig()
+    assert with_camera_method(state, {}) == state  # a state run: nothing changes
+    dagger = with_camera_method(RunConfig(obs_mode="depth"), {"obs_mode": "depth"})
+    assert dagger.sac.teacher == AUTO_TEACHER and dagger.privileged_key == "state" and not dagger.demos
+    asym = with_camera_method(RunConfig(obs_mode="depth", camera_method="asymmetric"), {})
+    assert asym.sac.critic_keys == "state,proprio" and asym.sac.teacher is None and asym.privileged_key == "state"
+    drq = with_camera_method(RunConfig(obs_mode="depth", camera_method="drq"), {})
+    assert drq.sac.image_shift == 4 and drq.privileged_key is None
+    given = with_camera_method(
+        RunConfig(obs_mode="depth", camera_method="drq", sac=SACConfig(image_shift=2)), {"sac.image_shift": 2}
+    )
+    assert given.sac.image_shift == 2
+    mine = with_camera_method(RunConfig(obs_mode="depth", sac=SACConfig(teacher="t.pt")), {"sac.teacher": "t.pt"})
+    assert mine.sac.teacher == "t.pt"
+
+
+@pytest.mark.slow
+def test_dagger_without_a_teacher_trains_one_first_then_the_camera_student(tmp_path: Path) -> None:
+    run_dir = tmp_path / "camera"
+    argv = [
+        "--obs-mode", "depth", "--mode", "serial", "--total-steps", "300", "--learning-starts", "100",
+        "--batch-size", "32", "--hidden-dim", "32", "--eval-every", "150", "--eval-episodes", "2",
+        "--heldout-episodes", "2", "--final-eval-episodes", "2", "--max-steps", "25", "--no-progress",
+        "--target-success", "none", "--teacher-minutes", "0.25", "--max-minutes", "3", "--run-dir", str(run_dir),
+    ]  # fmt: skip
+    assert train.main(argv) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    teacher = summary["teacher"]
+    assert Path(teacher["checkpoint"]).parent == run_dir / "teacher" and Path(teacher["checkpoint"]).is_file()
+    assert summary["config"]["sac"]["teacher"] == teacher["checkpoint"]
+    assert summary["config"]["max_minutes"] < 3 - teacher["wall_time_s"] / 60 + 1e-6
+    assert json.loads((run_dir / "teacher" / "summary.json").read_text())["config"]["obs_mode"] == "state"
+    student = SACTrainer.load(run_dir / "latest.pt")
+    assert student.obs_spec.is_dict and student.num_updates > 0

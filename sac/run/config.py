@@ -20,6 +20,9 @@ from sac.config import SHAPE_FIELDS, SACConfig
 from sac.run.cli import flatten, replace_paths
 
 Mode = Literal["hogwild", "actor-learner", "serial"]
+CameraMethod = Literal["dagger", "asymmetric", "drq"]
+#: SACConfig.teacher's value that asks the run to train its own state teacher first.
+AUTO_TEACHER = "auto"
 
 
 DEFAULT_TOTAL_STEPS = 300_000
@@ -35,6 +38,15 @@ class RunConfig:
     obs_mode: str = "state"
     """What the policy observes, for envs with observation modes (GraspEnv ids): ``state`` (the simulator's object
     pose and box) or ``depth`` (a wrist depth camera and proprioception; docs/ENV.md)."""
+    camera_method: CameraMethod = "dagger"
+    """With --obs-mode other than state: how the camera policy learns (docs/CAMERA.md). ``dagger``: a state
+    policy is trained first (or --teacher), then distilled into the camera policy on the states it visits;
+    ``asymmetric``: SAC whose critics see the simulator state and the policy the camera (Pinto et al. 2017);
+    ``drq``: SAC from the camera alone, images shifted at random (Kostrikov et al. 2020). Flags given on the
+    command line win over the method's settings (`camera_settings`)."""
+    teacher_minutes: float = 20.0
+    """--camera-method dagger without --teacher: the most minutes the state teacher trains (it stops sooner when
+    solved); the camera student gets what is left of --max-minutes."""
     mode: Mode = "hogwild"
     """How the work is shared between processes: hogwild, actor-learner or serial (docs/TRAINING.md)."""
     backend: Literal["local", "ray"] = "local"
@@ -207,6 +219,10 @@ class RunConfig:
             ),
             (self.reinit_every >= 0, "--reinit-every must be >= 0"),
             (
+                math.isfinite(self.teacher_minutes) and self.teacher_minutes > 0,
+                "--teacher-minutes must be a positive number",
+            ),
+            (
                 not self.sac.teacher or (self.backend == "local" and self.mode in ("serial", "hogwild")),
                 "--teacher needs --mode serial or hogwild on the local backend (its learners act with the teacher)",
             ),
@@ -312,6 +328,27 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
                     f"keeps its networks' shape (drop {flag}, or start a new run)"
                 )
     return replace_paths(base, given)
+
+
+def camera_settings(method: str) -> dict[str, Any]:
+    """The settings (dotted path -> value) that ``--camera-method`` stands for. Every method stores no
+    demonstrations (the expert's episodes are state observations)."""
+    common: dict[str, Any] = {"demos": False}
+    if method == "dagger":
+        return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0}
+    if method == "asymmetric":
+        return {**common, "privileged_key": "state", "sac.critic_keys": "state,proprio"}
+    if method == "drq":
+        return {**common, "sac.image_shift": 4}
+    raise ValueError(f"--camera-method must be one of dagger, asymmetric, drq, got {method!r}")
+
+
+def with_camera_method(cfg: RunConfig, given: dict[str, Any]) -> RunConfig:
+    """``cfg`` with ``--camera-method``'s settings wherever the user gave none (a state run: unchanged)."""
+    if cfg.obs_mode == "state":
+        return cfg
+    settings = {k: v for k, v in camera_settings(cfg.camera_method).items() if k not in given}
+    return replace_paths(cfg, settings)
 
 
 def given_by_value(cfg: RunConfig) -> dict[str, Any]:

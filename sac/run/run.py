@@ -14,6 +14,7 @@ import contextlib
 import copy
 import fcntl
 import json
+import math
 import os
 import signal
 import threading
@@ -24,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from sac.run.config import RunConfig, given_by_value, resolve
+from sac.run.cli import replace_paths
+from sac.run.config import AUTO_TEACHER, RunConfig, given_by_value, resolve, with_camera_method
 from sac.run.envs import (
     EnvSupport,
     balanced_groups,
@@ -177,9 +179,7 @@ class Run:
 
     def _prepare_folder(self) -> Path:
         cfg = self.cfg
-        label = "ray" if cfg.backend == "ray" else cfg.mode
-        name = f"{cfg.env.split(':')[-1]}-{label}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
-        run_dir = Path(cfg.run_dir or Path("runs") / name)
+        run_dir = Path(cfg.run_dir or default_run_dir(cfg))
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.folder_lock = RunFolderLock(run_dir)
@@ -515,6 +515,39 @@ def _signals_deferred(previous: dict[Any, Any]):
     yield
 
 
+def default_run_dir(cfg: RunConfig) -> Path:
+    """``runs/<env>-<mode>-<time>-s<seed>``, the folder of a run without --run-dir."""
+    label = "ray" if cfg.backend == "ray" else cfg.mode
+    return Path("runs") / f"{cfg.env.split(':')[-1]}-{label}-{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}"
+
+
+def train_teacher(
+    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None
+) -> tuple[RunConfig | None, dict[str, Any]]:
+    """--camera-method dagger without --teacher: train the state policy first, with the default settings (the
+    headline's: demonstrations, the stop rules) on the same env, seed and workers, in ``<run folder>/teacher``, for
+    at most --teacher-minutes; returns the student's config (its teacher that run's best.pt, its --max-minutes what
+    is left) and a brief of the teacher run; an interrupted teacher: ``None`` and its summary."""
+    run_dir = Path(cfg.run_dir or default_run_dir(cfg))
+    teacher_cfg = RunConfig(
+        env=cfg.env, seed=cfg.seed, workers=cfg.workers, mode=cfg.mode, progress=cfg.progress,
+        run_dir=str(run_dir / "teacher"), max_steps=cfg.max_steps,
+        max_minutes=min(cfg.teacher_minutes, cfg.max_minutes or math.inf),
+    )  # fmt: skip
+    print(f"camera method dagger: training the state teacher first ({teacher_cfg.run_dir})", flush=True)
+    summary = train(teacher_cfg, support_for)
+    if summary["status"] == "interrupted":
+        return None, summary
+    best = Path(teacher_cfg.run_dir) / "best.pt"
+    teacher = best if best.is_file() else Path(teacher_cfg.run_dir) / "latest.pt"
+    left = None if cfg.max_minutes is None else cfg.max_minutes - summary["wall_time_s"] / 60.0
+    if left is not None and left <= 0:
+        raise TrainingError(f"the state teacher used all of --max-minutes {cfg.max_minutes:g}; give more minutes")
+    student = replace_paths(cfg, {"sac.teacher": str(teacher), "max_minutes": left, "run_dir": str(run_dir)})
+    brief = {k: summary[k] for k in ("status", "solve_time_s", "wall_time_s", "env_steps", "heldout", "run_dir")}
+    return student, {**brief, "checkpoint": str(teacher)}
+
+
 def resolve_config(cfg: RunConfig, given: dict[str, Any] | None = None) -> tuple[RunConfig, dict[str, Any]]:
     """The config a run uses and what was given: a resumed run takes the checkpoint's config for every value not
     given (``given``: dotted path -> value; default: the values of ``cfg`` that differ from the defaults)."""
@@ -539,7 +572,14 @@ def train(
     ``given``: the settings the user set (see `resolve_config`).
     """
     cfg, given = resolve_config(cfg, given)
+    cfg = with_camera_method(cfg, given)
     cfg.validate()
+    teacher = None
+    if cfg.sac.teacher == AUTO_TEACHER:
+        student, teacher = train_teacher(cfg, support_for)
+        if student is None:
+            return teacher  # interrupted while the teacher trained: no student
+        cfg = student
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
     support = with_obs_mode(support, cfg.obs_mode, cfg.env)
@@ -613,6 +653,8 @@ def train(
         "run_dir": str(run.run_dir),
         "config": cfg.to_dict(),
     }
+    if teacher is not None:
+        summary["teacher"] = teacher
     (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if status == "failed":
         raise TrainingError(error or "training failed")
