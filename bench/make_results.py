@@ -747,6 +747,26 @@ def export_latency(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def camera_runs(d: Json) -> Rendered:
+    """bench/camera_runs.py: camera-policy runs, their clock, and the state policy on the same held-out episodes."""
+    rows = []
+    for r in d["runs"]:
+        held, state, hit = r["heldout"] or {}, r["state_policy_heldout"] or {}, r["first_at_target"]
+        rows.append([r["label"], f"`{r['env']}`", r["camera_method"], num(r["seed"])])
+        rows[-1] += [num(r["teacher_minutes"]), num(r["camera_minutes"]), num(r["total_minutes"])]
+        rows[-1] += [num(r["env_steps"]), num(r["updates"]), num(hit["minutes"]) if hit else "not reached"]
+        rows[-1] += [rate(r["best_eval"]), f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})"]
+        rows[-1] += [f"{rate(state.get('success_rate'))} ({num(state.get('episodes'))})" if state else "-"]
+    head = ["run", "env", "method", "seed", "teacher min", "camera min", "total min", "env steps", "updates"]
+    head += [f"first eval >= {d['target']:g} (min)", "best eval", "camera held-out", "state policy, same episodes"]
+    body = (
+        "Each camera policy's best.pt on held-out episodes (the test objects for `GraspEnv-Diverse-v0`), camera "
+        "and proprioception only; beside it the state policy (the DAgger teacher, or the state run named) on the "
+        f"same episodes. Minutes count from the run's start, the teacher's training included.\n\n{table(head, rows)}"
+    )
+    return body, d["date"], d["command"] or d["collected_by"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -770,6 +790,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
     ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
+    ("The camera policy", "camera_runs_*", "camera runs and the state policy on the same episodes", camera_runs),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     ("Learning without a teacher", "failure_stages_*", "where the failures stop, per object", failure_stages),
     (

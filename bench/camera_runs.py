@@ -1,0 +1,137 @@
+"""Camera-policy runs side by side: what each run folder of ``train.py --obs-mode depth`` reached, in one JSON.
+
+    python bench/camera_runs.py --run dagger-s0=runs/cam/dagger-s0 --run asymmetric-s0=runs/cam/asym-s0 \\
+        --name diverse-60min --command "python train.py --env GraspEnv-Diverse-v0 --obs-mode depth --seed S ..."
+
+Per run: the env, the camera method and seed; the clock (the teacher's minutes and the camera student's, from each
+summary.json); the evaluation curve of the camera policy (env steps, success, minutes since the run started,
+teacher included); the first evaluation at 0.85; the held-out figure of its best.pt (``heldout.json``: the test split
+for GraspEnv-Diverse-v0, seeds no evaluation of the run used) and, on the same held-out episodes, the state policy's
+figure: the DAgger teacher's (its run shares the seed, so its held-out block and split are the same), or the run
+given with ``--state RUN=DIR``.
+
+Writes bench/results/camera_runs_<name>_<date>.json; docs/RESULTS.md renders it (bench/make_results.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from run_files import read_evals
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 0.85
+
+
+def heldout(run_dir: Path) -> dict[str, Any] | None:
+    """The held-out evaluation of a run's best.pt (``heldout.json``), without its per-object tables."""
+    path = run_dir / "heldout.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    keep = ("episodes", "success_rate", "mean_return", "block", "seeds", "stages", "best_eval_env_steps")
+    out = {k: result[k] for k in keep if k in result}
+    out["seeds"] = [min(result["seeds"]), max(result["seeds"])] if result.get("seeds") else None
+    return out
+
+
+def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, Any]:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    cfg = summary["config"]
+    teacher = summary.get("teacher")
+    teacher_s = float(teacher["wall_time_s"]) if teacher else 0.0
+    evals = read_evals(run_dir)
+    curve = [
+        {
+            "env_steps": e["env_steps"],
+            "success": e["success_rate"],
+            "episodes": e["episodes"],
+            "minutes": round((teacher_s + e["wall_time_s"]) / 60.0, 2),
+        }
+        for e in evals
+    ]
+    reached = next((c for c in curve if c["success"] >= TARGET and c["episodes"] >= 100), None)
+    if state_dir is None and teacher:
+        state_dir = Path(teacher["run_dir"])
+    state = heldout(state_dir) if state_dir is not None else None
+    mine = heldout(run_dir)
+    if state and mine and (state.get("block"), state["seeds"][0]) != (mine.get("block"), mine["seeds"][0]):
+        raise SystemExit(f"{label}: the state run {state_dir} was held out on other seeds than {run_dir}")
+    return {
+        "label": label,
+        "run_dir": str(run_dir),
+        "env": cfg["env"],
+        "obs_mode": cfg["obs_mode"],
+        "camera_method": cfg["camera_method"],
+        "seed": cfg["seed"],
+        "mode": cfg["mode"],
+        "workers": cfg["workers"],
+        "status": summary["status"],
+        "stop_reason": summary["stop_reason"],
+        "teacher_minutes": round(teacher_s / 60.0, 2) if teacher else None,
+        "camera_minutes": round(summary["wall_time_s"] / 60.0, 2),
+        "total_minutes": round((teacher_s + summary["wall_time_s"]) / 60.0, 2),
+        "env_steps": summary["env_steps"],
+        "updates": summary["updates"],
+        "curve": curve,
+        "first_at_target": reached,
+        "best_eval": summary.get("best_eval_success"),
+        "heldout": mine,
+        "state_policy_heldout": state,
+        "state_run_dir": str(state_dir) if state_dir else None,
+        "settings": {
+            "encoder": cfg["sac"].get("encoder"),
+            "batch_size": cfg["sac"]["batch_size"],
+            "update_itr": cfg["update_itr"],
+            "teacher_beta_steps": cfg["sac"].get("teacher_beta_steps"),
+            "image_shift": cfg["sac"].get("image_shift"),
+            "critic_keys": cfg["sac"].get("critic_keys"),
+            "max_minutes": cfg["max_minutes"],
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True, help="LABEL=RUN_DIR of a camera run")
+    parser.add_argument("--state", action="append", default=[], help="LABEL=RUN_DIR: a state run for that label")
+    parser.add_argument("--name", required=True, help="file name tag: camera_runs_<name>_<date>.json")
+    parser.add_argument("--command", default=None, help="how the runs were started (recorded)")
+    args = parser.parse_args()
+    states = dict(item.split("=", 1) for item in args.state)
+    runs = []
+    for item in args.run:
+        label, _, folder = item.partition("=")
+        state = Path(states[label]) if label in states else None
+        runs.append(camera_run(label, Path(folder), state))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    date = datetime.date.today().isoformat()
+    payload = {
+        "bench": "camera_runs",
+        "date": date,
+        "commit": commit.stdout.strip(),
+        "command": args.command,
+        "collected_by": "python3 bench/camera_runs.py " + " ".join(sys.argv[1:]),
+        "target": TARGET,
+        "runs": runs,
+    }
+    out = ROOT / "bench" / "results" / f"camera_runs_{args.name}_{date}.json"
+    out.write_text(json.dumps(payload, indent=2))
+    for r in runs:
+        held = r["heldout"] or {}
+        state = r["state_policy_heldout"] or {}
+        print(
+            f"{r['label']}: {r['camera_method']} seed {r['seed']} {r['total_minutes']:.1f} min, held-out "
+            f"{held.get('success_rate')} (state policy {state.get('success_rate')})"
+        )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
