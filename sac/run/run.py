@@ -574,15 +574,15 @@ def train(
     cfg, given = resolve_config(cfg, given)
     cfg = with_camera_method(cfg, given)
     cfg.validate()
+    support = support_for(cfg.env) if support_for is not None else EnvSupport()
+    _check_env_id(cfg.env, support)
+    support = with_obs_mode(support, cfg.obs_mode, cfg.env)  # before a teacher trains: a bad mode fails at once
     teacher = None
     if cfg.sac.teacher == AUTO_TEACHER:
         student, teacher = train_teacher(cfg, support_for)
         if student is None:
             return teacher  # interrupted while the teacher trained: no student
         cfg = student
-    support = support_for(cfg.env) if support_for is not None else EnvSupport()
-    _check_env_id(cfg.env, support)
-    support = with_obs_mode(support, cfg.obs_mode, cfg.env)
     if cfg.balance_groups:
         balanced_groups(cfg.env, support)  # the error before any process starts, not in a worker
     stop = StopRequest()
