@@ -767,6 +767,48 @@ def camera_runs(d: Json) -> Rendered:
     return body, d["date"], d["command"] or d["collected_by"]
 
 
+def image_update_speed(d: Json) -> Rendered:
+    """bench/image_update_speed.py: a learner step with camera observations per image encoder, against state."""
+    if "encoders" not in d:  # written before the encoders were compared
+        return other(d)
+    st, v = d["settings"], d["variants"]
+    kinds = {"image": "image actor + critics", "asymmetric": "image actor, state critics", "bc": "BC / DAgger step"}
+    rows = [["state (fused)", "-", "-", num(v["state-fused"]["updates_per_s_median"]), "1.000", "-"]]
+    for enc, e in d["encoders"].items():
+        for kind, label in kinds.items():
+            r = v[f"{enc}/{kind}"]
+            rows.append([f"`{enc}`", label, f"{e['flops_per_image'] / 1e6:.2f}", num(r["updates_per_s_median"])])
+            rows[-1] += [f"{r['over_state_fused_median']:.3f}", num(e["act_us_median"], 0)]
+    head = ["encoder", "step", "MFLOP / image", "steps/s (median)", "/ state update", "acting, us (batch 1)"]
+    body = table(head, rows) + (
+        f"\n\nBatch {st['batch']}, hidden {st['hidden']}, {st['encoder_features']} features per image, one thread; "
+        f"{st['rounds']} rounds of {st['seconds']:g} s per variant, medians over rounds; the ratio is each round's "
+        "against the state update of the same round. Observation: "
+        f"{st['observation']}. Acting: one `get_action` of one observation under `inference_mode`. Variants and "
+        "encoders: the bench's docstring and `sac.networks.IMAGE_ENCODERS`."
+    )
+    return body, d["date"], d["command"]
+
+
+def encoder_probe(d: Json) -> Rendered:
+    """bench/encoder_probe.py: each encoder + a Linear head regressing the object's offset from depth images."""
+    st = d["settings"]
+    rows = [
+        [f"`{enc}`", f"{r['flops_per_image'] / 1e6:.2f}", f"**{r['median_cm']:.1f}**", f"{r['rms_cm']:.1f}",
+         f"{r['mean_predictor_median_cm']:.1f}", f"{r['mean_predictor_rms_cm']:.1f}", num(r["train_seconds"])]
+        for enc, r in d["encoders"].items()
+    ]  # fmt: skip
+    head = ["encoder", "MFLOP / image", "median error, cm", "RMS error, cm", "mean predictor median, cm"]
+    head += ["mean predictor RMS, cm", "training s"]
+    body = (
+        f"GraspEnv depth mode (wrist camera, noise on): the first frame of {num(st['frames'])} seeded resets; each "
+        f"encoder + a Linear head trained from scratch for {num(st['steps'])} Adam steps of {st['batch']} on "
+        f"{num(st['train_frames'])} frames to regress {st['target']}; errors on the {num(st['held_out_frames'])} "
+        f"held-out frames, against predicting the training mean.\n\n" + table(head, rows)
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -785,6 +827,8 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The env", "gui_hang.json", "opening the GUI: hangs before and after the guards", gui_hang),
     ("The env", "camera_placement.json", "where the depth camera sees the object", camera_placement),
     ("The env", "camera_speed.json", "a depth step against a state step", camera_speed),
+    ("Learning from pixels", "image_update_speed_*", "a learner step per image encoder", image_update_speed),
+    ("Learning from pixels", "encoder_probe.json", "does a cheap encoder see the object?", encoder_probe),
     ("Deployment", "export_latency.json", "per-action latency of the exported policy", export_latency),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),

@@ -13,8 +13,14 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm", "encoder_features", "actor_keys", "critic_keys")
+SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm", "encoder", "encoder_features", "actor_keys", "critic_keys")
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
+
+ENCODERS = ("strided", "patch", "drq")
+"""Values of ``SACConfig.encoder``: the keys of ``sac.networks.IMAGE_ENCODERS`` (this module does not import torch)."""
+
+LEGACY_ENCODER = "drq"
+"""The encoder of configs written before ``SACConfig.encoder`` existed (they have ``encoder_features``)."""
 
 
 @dataclass
@@ -28,9 +34,15 @@ class SACConfig:
     diverging when they learn from their own experience; with demonstrations it reached 90% sooner on most seeds
     and never much later (bench/time_to_target.py, critic-demos-5seeds; ``--no-critic-layer-norm`` for plain
     critics)."""
+    encoder: str = "strided"
+    """Dict observations: the conv stack of each image key's CNN encoder (``sac.networks.IMAGE_ENCODERS``): strided
+    (convs 16, 32, 32, 3x3 stride 2), patch (4x4 patches to 16 channels, one conv 32 3x3 stride 2: cheaper still,
+    coarse on small images) or drq (conv 32 3x3 stride 2, two convs 32 3x3: SAC-AE / DrQ).
+    bench/image_update_speed.py measures their FLOPs and updates/s, bench/encoder_probe.py how well each locates
+    the object in GraspEnv's depth images."""
     encoder_features: int = 50
-    """Dict observations: features each image key's CNN encoder gives the MLP (conv 32 3x3 stride 2, two convs 32
-    3x3, Linear, LayerNorm, tanh: the SAC-AE / DrQ encoder; the actor and each critic have their own)."""
+    """Dict observations: features each image key's CNN encoder gives the MLP (the conv stack --encoder, then
+    Linear, LayerNorm, tanh; the actor and each critic have their own)."""
     actor_keys: str | None = None
     """Dict observations: the keys the policy sees, comma-separated (none: every key of the env's observation,
     never a privileged one)."""
@@ -100,6 +112,9 @@ class SACConfig:
     def from_dict(cls, values: dict[str, Any]) -> SACConfig:
         """Build from a dict, ignoring (with a warning) keys this version does not know."""
         known = {f.name for f in dataclasses.fields(cls)}
+        if "encoder_features" in values and "encoder" not in values:
+            # Written before --encoder existed, when every image encoder was the DrQ one.
+            values = {**values, "encoder": LEGACY_ENCODER}
         unknown = sorted(set(values) - known)
         if unknown:
             warnings.warn(f"SACConfig: ignoring unknown fields {unknown}", stacklevel=2)
@@ -115,6 +130,7 @@ class SACConfig:
 
         checks = [
             (self.hidden_dim >= 1, "--hidden-dim must be positive"),
+            (self.encoder in ENCODERS, f"--encoder must be one of {', '.join(ENCODERS)}"),
             (self.encoder_features >= 1, "--encoder-features must be positive"),
             (self.image_shift >= 0, "--image-shift must be >= 0"),
             (self.batch_size >= 1, "--batch-size must be positive"),

@@ -9,7 +9,8 @@ tanh and of the affine map.
 
 Dict observations (`sac.spaces.ObsSpec`): either network takes an ``encoder`` (`ObsEncoder`, SB3's
 ``CombinedExtractor``) in front of its MLP, which turns a dict of tensors into one feature vector: each image key
-through its own small CNN (`ImageEncoder`, the SAC-AE / DrQ encoder), every vector key flattened, all
+through its own small CNN (`ImageEncoder`: one of the conv stacks `IMAGE_ENCODERS`, then the SAC-AE / DrQ
+head), every vector key flattened, all
 concatenated. Without an encoder a network is exactly the flat one (same parameters, same state_dict keys).
 ReLUs run in place on the linear layers' outputs: fewer fresh 256 KB buffers per update, which on this
 memory-starved CPU is measurable (see bench/sac_speed.py).
@@ -34,23 +35,53 @@ _LOG2 = math.log(2.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-class ImageEncoder(nn.Module):
-    """Small CNN of SAC-AE / DrQ (Yarats et al. 2021): uint8 ``(n, C, H, W)`` scaled to [0, 1], conv 32 3x3
-    stride 2, then ``n_convs - 1`` convs 32 3x3 stride 1 (ReLU after each), flatten, Linear to ``features``,
-    LayerNorm, tanh. bench/image_update_speed.py measures its cost in an update."""
+IMAGE_ENCODERS: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "drq": ((32, 3, 2), (32, 3, 1), (32, 3, 1)),
+    "strided": ((16, 3, 2), (32, 3, 2), (32, 3, 2)),
+    "patch": ((16, 4, 4), (32, 3, 2)),
+}
+"""The conv stacks `ImageEncoder` can build, ``(out_channels, kernel, stride)`` per layer, no padding, a ReLU after
+each. ``drq``: SAC-AE / DrQ (Yarats et al. 2021), one stride-2 conv then stride-1 convs at nearly full resolution
+(64 -> 31 -> 29 -> 27). ``strided``: stride 2 all the way (64 -> 31 -> 15 -> 7), each layer a quarter of the
+previous one's positions. ``patch``: non-overlapping 4x4 patches, each mapped to 16 channels (a linear layer per
+patch, which can keep all 16 pixels), then one stride-2 conv (64 -> 16 -> 7). bench/image_update_speed.py measures
+each one's FLOPs and updates/s; bench/encoder_probe.py what each resolves in GraspEnv's depth images."""
 
-    def __init__(self, shape: tuple[int, ...], features: int = 50, channels: int = 32, n_convs: int = 3) -> None:
+
+class ImageEncoder(nn.Module):
+    """uint8 ``(n, C, H, W)`` scaled to [0, 1] -> ``(n, features)`` in [-1, 1]: the conv stack ``arch`` of
+    `IMAGE_ENCODERS`, flatten, Linear to ``features``, LayerNorm, tanh (the SAC-AE / DrQ head whatever the
+    stack). ``flops()``: the multiply-adds of one image, times two."""
+
+    def __init__(self, shape: tuple[int, ...], features: int, *, arch: str) -> None:
         super().__init__()
+        if arch not in IMAGE_ENCODERS:
+            raise ValueError(f"unknown image encoder {arch!r}: one of {', '.join(IMAGE_ENCODERS)}")
         c, h, w = shape
-        layers: list[nn.Module] = [nn.Conv2d(c, channels, 3, stride=2), nn.ReLU(inplace=True)]
-        for _ in range(n_convs - 1):
-            layers += [nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = []
+        for channels, kernel, stride in IMAGE_ENCODERS[arch]:
+            layers += [nn.Conv2d(c, channels, kernel, stride=stride), nn.ReLU(inplace=True)]
+            c = channels
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
-            n_flat = self.convs(torch.zeros(1, c, h, w)).numel()
+            n_flat = self.convs(torch.zeros(1, *shape)).numel()
         self.linear = nn.Linear(n_flat, features)
         self.norm = nn.LayerNorm(features)
+        self.shape = tuple(shape)
         self.features = features
+        self.arch = arch
+
+    def flops(self) -> int:
+        """Floating-point operations of one image's forward pass through the convs and the Linear (2 per
+        multiply-add; ReLU, LayerNorm and tanh left out)."""
+        macs, x = 0, torch.zeros(1, *self.shape)
+        with torch.no_grad():
+            for layer in self.convs:
+                y = layer(x)
+                if isinstance(layer, nn.Conv2d):
+                    macs += y.numel() * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
+                x = y
+        return 2 * (macs + self.linear.in_features * self.linear.out_features)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = self.convs(image.float() / 255.0)
@@ -59,17 +90,20 @@ class ImageEncoder(nn.Module):
 
 class ObsEncoder(nn.Module):
     """Dict of tensors -> one feature vector ``(n, out_dim)``: the image keys among ``keys`` through an
-    `ImageEncoder` each, the others flattened as float32, concatenated in ``keys`` order.
+    `ImageEncoder` (conv stack ``arch``, ``features`` out) each, the others flattened as float32, concatenated in
+    ``keys`` order.
 
     Keys of the input dict that are not in ``keys`` are ignored, so the actor's and the critic's encoders read
     different keys of one batch (asymmetric actor-critic: the critic's keys include a privileged state).
     """
 
-    def __init__(self, spec: ObsSpec, keys: tuple[str, ...] | None = None, features: int = 50) -> None:
+    def __init__(self, spec: ObsSpec, keys: tuple[str, ...] | None, features: int, *, arch: str) -> None:
         super().__init__()
         self.keys = tuple(keys if keys is not None else spec.observed_keys)
         self.shapes = {k: spec.shape(k) for k in self.keys}
-        self.images = nn.ModuleDict({k: ImageEncoder(spec.shape(k), features) for k in self.keys if spec.is_image(k)})
+        self.images = nn.ModuleDict(
+            {k: ImageEncoder(spec.shape(k), features, arch=arch) for k in self.keys if spec.is_image(k)}
+        )
         self.out_dim = sum(
             self.images[k].features if k in self.images else int(np.prod(spec.shape(k))) for k in self.keys
         )

@@ -167,7 +167,7 @@ class SACTrainer:
                 raise ValueError(f"--actor-keys: the policy cannot see privileged keys {privileged} when it acts")
 
         def encoder(keys: tuple[str, ...]) -> ObsEncoder | None:
-            return ObsEncoder(spec, keys, cfg.encoder_features) if spec.is_dict else None
+            return ObsEncoder(spec, keys, cfg.encoder_features, arch=cfg.encoder) if spec.is_dict else None
 
         def q_net() -> SoftQNetwork:
             enc = encoder(self.critic_keys)
