@@ -312,13 +312,18 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
     """The config a run uses: the defaults, or a resumed checkpoint's config (``saved``, a `RunConfig.to_dict`),
     with what the command line set (``given``: dotted path -> value) on top.
 
-    A given value that would change the networks' shape (`sac.config.SHAPE_FIELDS`) and differs from the
-    checkpoint's is refused with a ValueError naming both values.
+    A given value that would change the networks' shape (`sac.config.SHAPE_FIELDS`) or what the policy observes
+    (``obs_mode``) and differs from the checkpoint's is refused with a ValueError naming both values.
     """
     base = RunConfig()
     if saved is not None:
         base = RunConfig.from_dict(saved)
         base = replace_paths(base, {k: v for k, v in flatten(RunConfig()).items() if k in PER_RUN})
+        if "obs_mode" in given and given["obs_mode"] != base.obs_mode:
+            raise ValueError(
+                f"--obs-mode {given['obs_mode']} differs from the checkpoint's {base.obs_mode} observations: a resumed "
+                f"run observes as its policy was trained to (drop --obs-mode, or start a new run)"
+            )
         for name in SHAPE_FIELDS:
             path = f"sac.{name}"
             if path in given and given[path] != getattr(base.sac, name):
