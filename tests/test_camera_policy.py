@@ -353,15 +353,26 @@ def test_resuming_a_camera_checkpoint_trains_on_in_depth_mode(camera_checkpoint:
     after = SACTrainer.load(str(run_dir / "latest.pt"))
     assert after.obs_spec == SACTrainer.load(str(camera_checkpoint)).obs_spec
     assert after.loaded_extra["run_config"]["obs_mode"] == "depth"
+    assert not (run_dir / "teacher").exists(), "the checkpoint's settings, not --camera-method's: no new teacher"
+    saved = {k: v for k, v in run_config("depth").to_dict().items() if k not in ("total_steps", "run_dir", "resume")}
+    used = json.loads((run_dir / "config.json").read_text())
+    assert {k: v for k, v in used.items() if k in saved} == saved
 
 
-@pytest.mark.parametrize(("saved", "given"), [("state", "depth"), ("depth", "state")])
-def test_resuming_with_another_obs_mode_is_refused_in_one_line(saved: str, given: str, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize(
+    ("saved", "flags", "message"),
+    [
+        ("state", ["--obs-mode", "depth"], "--obs-mode depth differs from the checkpoint's state observations"),
+        ("depth", ["--obs-mode", "state"], "--obs-mode state differs from the checkpoint's depth observations"),
+        ("depth", ["--camera-method", "drq"], "--camera-method drq differs from the checkpoint's dagger camera method"),
+    ],
+)
+def test_resuming_with_another_obs_mode_is_refused_in_one_line(
+    saved: str, flags: list[str], message: str, tmp_path: Path, capsys
+) -> None:
     checkpoint = save_checkpoint(tmp_path / f"{saved}.pt", saved)
     capsys.readouterr()
-    argv = ["--resume", str(checkpoint), "--obs-mode", given, "--run-dir", str(tmp_path / "r")]
-    assert train.main(argv) == 2
+    assert train.main(["--resume", str(checkpoint), *flags, "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert f"--obs-mode {given} differs from the checkpoint's {saved} observations" in err
+    assert err.count("\n") == 1 and "Traceback" not in err and message in err
     assert not (tmp_path / "r").exists(), "refused before anything is written"
