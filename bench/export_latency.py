@@ -2,7 +2,7 @@
 
 A default-size policy (SACConfig's hidden_dim, GraspEnv's 29 observations and 5 actions, seeded weights) acts on
 one observation at a time, as a robot controller would; with ``--policy camera``, a default-size camera policy
-(SACConfig's hidden_dim and encoder_features; the depth image and proprioception of ``obs_mode="depth"``, the
+(SACConfig's hidden_dim, encoder and encoder_features; the depth image and proprioception of ``obs_mode="depth"``, the
 observations rendered by the env from seeded resets and random actions, reused in turn). Every variant gets the
 same observations and returns a float32 numpy action:
 
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
             "obs_dim": OBS_DIM if args.policy == "state" else None,
             "action_dim": ACTION_DIM,
             "hidden_dim": hidden,
+            "encoder": SACConfig().encoder if args.policy == "camera" else None,
             "encoder_features": SACConfig().encoder_features if args.policy == "camera" else None,
             "rounds": args.rounds,
             "calls_per_round": args.calls,

@@ -739,7 +739,7 @@ def export_latency(d: Json) -> Rendered:
     ]  # fmt: skip
     body = table(["variant", "median, us", "p90, us", f"vs `{ref}`", "max abs diff"], rows) + (
         f"\n\nOne observation per call, one thread (torch and onnxruntime), policy hidden {st['hidden_dim']}, "
-        + (f"encoder features {st['encoder_features']}, " if st.get("encoder_features") else "")
+        + (f"encoder {st['encoder']}, {st['encoder_features']} features, " if st.get("encoder") else "")
         + f"{st.get('inputs') or st['obs_dim']} -> {st['action_dim']}; median over {st['rounds']} rounds of each "
         f"round's median of {num(st['calls_per_round'])} calls; torch {m['torch']}, onnxruntime {m['onnxruntime']}, "
         f"load average {m['load_average_1min_at_end']} on {m['cpus']} CPUs at the end. Variants: "

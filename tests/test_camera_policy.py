@@ -17,11 +17,13 @@ import torch
 
 import grasp_env
 import train
-from sac import SACTrainer
+from sac import SACConfig, SACTrainer
 from sac.export import META_KEY, meta_path
+from sac.networks import IMAGE_ENCODERS
 from sac.run.config import RunConfig
 from sac.run.envs import env_spec, eval_seed
 from sac.run.play import play_block, with_insets
+from sac.spaces import ObsSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT_DOC = ROOT / "docs" / "EXPORT.md"
@@ -43,7 +45,8 @@ def run_config(obs_mode: str) -> RunConfig:
 
 def save_checkpoint(path: Path, obs_mode: str) -> Path:
     """A seeded, untrained checkpoint as a run writes it. Its policy's mean is scaled up so that actions spread
-    over the whole range, some on the bounds (the clamp matters), and depend clearly on the image."""
+    over the range and depend clearly on the image, and its first slot's mean is pushed so far that tanh rounds to
+    1 there: that action sits on the bound (the clamp matters)."""
     cfg = run_config(obs_mode)
     env = gym.make("GraspEnv-v0", obs_mode=obs_mode, disable_env_checker=True)
     try:
@@ -54,6 +57,7 @@ def save_checkpoint(path: Path, obs_mode: str) -> Path:
     trainer = SACTrainer(spec, action_dim, cfg.sac, action_low=low, action_high=high)
     with torch.no_grad():
         trainer.policy_net.mean_linear.weight.mul_(50.0)
+        trainer.policy_net.mean_linear.bias[0] = 30.0
     extra = {"env_id": "GraspEnv-v0", "env_steps": 1234, "episodes": 56, "run_config": cfg.to_dict(),
              "max_steps": MAX_STEPS}  # fmt: skip
     return trainer.save(path, extra)
@@ -154,7 +158,8 @@ def test_the_onnx_file_acts_like_the_checkpoint_on_the_envs_images_with_onnxrunt
     actions = np.load(tmp_path / "act.npy")
     assert actions.shape == (2, 300, 5) and actions.dtype == np.float32
     assert np.abs(actions - expected).max() <= 1e-5
-    assert np.abs(expected).max() == 1.0 and np.abs(expected).min() < 0.9, "actions spread, some on the bounds"
+    assert (expected[..., 0] == 1.0).all(), "the first slot sits on its bound"
+    assert expected[..., 1:].std(axis=1).min() > 0.1, "the other slots spread over the observations"
     assert np.abs(expected[0] - expected[1]).max() > 0.1, "the image decides the action (the CNN is in the graph)"
 
 
@@ -207,6 +212,32 @@ def test_meta_json_names_each_input_and_what_its_numbers_mean(
     assert {k: v for k, v in pt2_meta.items() if k not in ("format", "file")} == {
         k: v for k, v in meta.items() if k not in ("format", "file", "onnx_opset")
     }
+
+
+@pytest.mark.parametrize("encoder", sorted(set(IMAGE_ENCODERS) - {SACConfig().encoder}))
+def test_every_image_encoder_exports(encoder: str, observations: dict[str, np.ndarray], tmp_path: Path) -> None:
+    """The other --encoder choices (the default is the checkpoint above): both formats act like the policy."""
+    import onnxruntime as ort
+
+    from sac.export import export_policy
+
+    spec = ObsSpec.from_space(gym.spaces.Dict({
+        "depth": gym.spaces.Box(0, 255, (1, 64, 64), np.uint8), "proprio": gym.spaces.Box(-2, 2, (8,), np.float32),
+    }))  # fmt: skip
+    torch.manual_seed(0)
+    policy = SACTrainer(spec, 5, SACConfig(hidden_dim=32, encoder=encoder)).policy_net
+    with torch.no_grad():
+        policy.mean_linear.weight.mul_(50.0)
+    inputs, dtypes = {k: spec.shape(k) for k in INPUTS}, {"depth": "uint8", "proprio": "float32"}
+    expected = policy.get_action(observations, deterministic=True)
+    onnx, _ = export_policy(policy, tmp_path / "p.onnx", "onnx", {}, inputs, dtypes)
+    actions = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).run(None, observations)[0]
+    assert np.abs(actions - expected).max() <= 1e-5
+    pt2, _ = export_policy(policy, tmp_path / "p.pt2", "pt2", {}, inputs, dtypes)
+    with torch.inference_mode():
+        actions = torch.export.load(str(pt2)).module()(*(torch.from_numpy(observations[k]) for k in INPUTS)).numpy()
+    assert np.abs(actions - expected).max() <= 1e-5
+    assert np.abs(expected - policy.get_action(_flipped(observations), deterministic=True)).max() > 0.1
 
 
 def test_a_camera_checkpoint_on_a_state_env_is_a_one_line_error(tmp_path: Path, capsys) -> None:
