@@ -33,6 +33,7 @@ def env_support(env_id: str) -> EnvSupport:
     """What the run knows about ``env_id`` beyond gymnasium: GraspEnv ids get their module, groups and expert."""
     if env_id.split(":")[-1].startswith("GraspEnv"):
         import grasp_env
+        from grasp_env.env import observation_meaning
         from grasp_env.expert import collect_demonstrations
 
         diverse = "Diverse" in env_id  # periodic evaluation on the validation objects, `eval` on the test ones
@@ -49,6 +50,7 @@ def env_support(env_id: str) -> EnvSupport:
             gui_kwargs={"headless": False, "render_mode": "human"},
             obs_layout=layout,
             action_meaning=grasp_env.ACTION_MEANING,
+            input_meaning=observation_meaning,
             control_hz=grasp_env.CONTROL_HZ,
             eval_kwargs={"split": "val"} if diverse else {},
             test_kwargs={"split": "test"} if diverse else {},
@@ -161,7 +163,8 @@ def run_export(args: argparse.Namespace) -> int:
     from sac.run import export_checkpoint
 
     meta = export_checkpoint(args.checkpoint, args.out, args.format, env_support)
-    dims = f"{meta['obs_dim']} -> {meta['action_dim']}"
+    takes = ", ".join(f"{k} {v['dtype']} {tuple(v['shape'][1:])}" for k, v in meta["inputs"].items())
+    dims = f"{meta['obs_dim'] if meta['obs_dim'] is not None else takes} -> {meta['action_dim']}"
     print(
         f"exported the deterministic policy ({dims}) of {meta['env_id']} as {meta['format']} -> {meta['out']} "
         f"(metadata: {meta['meta']})"

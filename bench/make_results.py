@@ -739,10 +739,11 @@ def export_latency(d: Json) -> Rendered:
     ]  # fmt: skip
     body = table(["variant", "median, us", "p90, us", f"vs `{ref}`", "max abs diff"], rows) + (
         f"\n\nOne observation per call, one thread (torch and onnxruntime), policy hidden {st['hidden_dim']}, "
-        f"{st['obs_dim']} -> {st['action_dim']}; median over {st['rounds']} rounds of each round's median of "
-        f"{num(st['calls_per_round'])} calls; torch {m['torch']}, onnxruntime {m['onnxruntime']}, load average "
-        f"{m['load_average_1min_at_end']} on {m['cpus']} CPUs at the end. Variants: `bench/export_latency.py`'s "
-        "docstring; the files: docs/EXPORT.md."
+        + (f"encoder {st['encoder']}, {st['encoder_features']} features, " if st.get("encoder") else "")
+        + f"{st.get('inputs') or st['obs_dim']} -> {st['action_dim']}; median over {st['rounds']} rounds of each "
+        f"round's median of {num(st['calls_per_round'])} calls; torch {m['torch']}, onnxruntime {m['onnxruntime']}, "
+        f"load average {m['load_average_1min_at_end']} on {m['cpus']} CPUs at the end. Variants: "
+        "`bench/export_latency.py`'s docstring; the files: docs/EXPORT.md."
     )
     return body, d["date"], d["command"]
 
@@ -830,6 +831,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Learning from pixels", "image_update_speed_*", "a learner step per image encoder", image_update_speed),
     ("Learning from pixels", "encoder_probe.json", "does a cheap encoder see the object?", encoder_probe),
     ("Deployment", "export_latency.json", "per-action latency of the exported policy", export_latency),
+    ("Deployment", "export_latency_camera.json", "per-action latency of an exported camera policy", export_latency),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pybullet
@@ -282,6 +282,20 @@ class DepthCamera:
         if self._n_dropout:
             values.reshape(-1)[rng.integers(0, n * n, self._n_dropout)] = 0
         return values[None]
+
+    def encoding(self) -> dict[str, Any]:
+        """What the image's values mean, as JSON for exported policies' metadata (docs/EXPORT.md)."""
+        c = self.config
+        return {
+            "encoding": "0: no reading (a dropout pixel); 1..255: distance along the camera's optical axis, linear "
+            "from near_m to far_m: value = 1 + round(254 * (d - near_m) / (far_m - near_m)), clipped (beyond far_m: "
+            "255)",
+            "no_reading": 0,
+            "near_m": c.near,
+            "far_m": c.far,
+            "to_metres": "d = near_m + (value - 1) * (far_m - near_m) / 254 where value > 0",
+            "camera": {"placement": c.placement, "fov_deg": c.fov_deg, "size": c.size},
+        }
 
     def metres(self, image: np.ndarray) -> np.ndarray:
         """Depth (m) of an observation's values 1..255; NaN where a pixel reads 0 (no reading)."""

@@ -254,6 +254,19 @@ class GraspEnv(gym.Env):
         collision geometry whatever else is open, so that its images are the same in every process."""
         return self.camera is None and (self.render_mode is not None or not self.headless)
 
+    def observation_meaning(self) -> dict[str, dict[str, Any]]:
+        """What each entry of a dict observation holds, as JSON for exported policies' metadata: the depth image's
+        encoding (`DepthCamera.encoding`) and the proprio vector's slots, name -> ``[start, stop)``. Empty in
+        "state" mode, whose layout is `obs_slices`."""
+        if self.camera is None:
+            return {}
+        start = self._proprio.start
+        layout = {k: [self.obs_slices[k].start - start, self.obs_slices[k].stop - start] for k in PROPRIO_KEYS}
+        return {
+            "depth": self.camera.encoding(),
+            "proprio": {"layout": layout, "note": "the state slots of the same names (docs/ENV.md), in that order"},
+        }
+
     # ----------------------------------------------------------------------------------------- lifecycle
     def _build(self) -> None:
         """Connect and load the table, the robot and (at reset) the object."""
@@ -482,6 +495,11 @@ class GraspEnv(gym.Env):
             self._wall_clock = time.perf_counter()
 
 
+def observation_meaning(env: gym.Env) -> dict[str, dict[str, Any]]:
+    """`GraspEnv.observation_meaning` of a (wrapped) GraspEnv; picklable, for `sac.run.envs.EnvSupport`."""
+    return env.unwrapped.observation_meaning()  # type: ignore[attr-defined]
+
+
 __all__ = [
     "EVAL_SEED_OFFSET",
     "MAX_STEP",
@@ -492,4 +510,5 @@ __all__ = [
     "PROPRIO_KEYS",
     "GraspEnv",
     "eval_seed",
+    "observation_meaning",
 ]

@@ -3,17 +3,20 @@
     # ONNX: needs onnxruntime (any language it binds), not torch
     session = onnxruntime.InferenceSession("policy.onnx")
     action = session.run(["action"], {"obs": obs[None].astype(np.float32)})[0][0]   # (n, obs_dim) -> (n, action_dim)
+    action = session.run(["action"], {k: v[None] for k, v in obs.items()})[0][0]    # a camera policy: one input a key
 
     # pt2: needs torch alone
     action = torch.export.load("policy.pt2").module()(torch.as_tensor(obs[None]))[0]
 
 The graph is the whole deterministic policy, `DeterministicActor`: the policy network on the observation as the env
-returns it (the networks apply no observation preprocessing), then ``tanh(mean) * action_scale + action_bias``
-clamped to the action bounds, equal to `GaussianPolicy.get_action(obs, deterministic=True)`. Its batch dimension is
-dynamic. Beside the file, ``<file>.meta.json`` (`meta_path`) says what the graph takes and returns and what the
-numbers mean (written by `sac.run.play.export_checkpoint`; docs/EXPORT.md); the same JSON is embedded in the file
-(ONNX ``metadata_props`` key `META_KEY`; pt2 extra file ``meta.json``). Both files are written atomically.
-``bench/export_latency.py`` measures per-action latency of each format against the torch policy.
+returns it (a flat policy's network applies no observation preprocessing; a camera policy's encoder scales its uint8
+images to [0, 1] and runs its CNN inside the graph), then ``tanh(mean) * action_scale + action_bias`` clamped to the
+action bounds, equal to `GaussianPolicy.get_action(obs, deterministic=True)`. Dict observations are one named input
+per key the policy reads, in its encoder's key order. The batch dimension is dynamic. Beside the file,
+``<file>.meta.json`` (`meta_path`) says what the graph takes and returns and what the numbers mean (written by
+`sac.run.play.export_checkpoint`; docs/EXPORT.md); the same JSON is embedded in the file (ONNX ``metadata_props`` key
+`META_KEY`; pt2 extra file ``meta.json``). Both files are written atomically. ``bench/export_latency.py`` measures
+per-action latency of each format against the torch policy.
 """
 
 from __future__ import annotations
@@ -75,17 +78,26 @@ class DeterministicActor(nn.Module):
     """The deterministic policy as one graph: ``clamp(tanh(mean(inputs)) * scale + bias, low, high)``.
 
     ``policy`` is anything with `GaussianPolicy`'s interface: ``policy(*inputs) -> (mean, log_std)`` and the
-    buffers ``action_scale``, ``action_bias``. The wrapper holds a private copy without gradients, in eval mode.
-    ``inputs`` names the graph's inputs and their shapes without the batch dimension, in the order ``policy``
-    takes them (a vector policy: ``{"obs": (obs_dim,)}``; an image policy would add e.g. ``"image": (3, H, W)``).
+    buffers ``action_scale``, ``action_bias``; a policy with an ``encoder`` (dict observations) gets its inputs as
+    one dict, name -> tensor. The wrapper holds a private copy without gradients, in eval mode. ``inputs`` names
+    the graph's inputs and their shapes without the batch dimension (a vector policy: ``{"obs": (obs_dim,)}``; a
+    camera policy: ``{"depth": (1, 64, 64), "proprio": (8,)}``); ``dtypes`` their dtype names where not float32
+    (an image: ``{"depth": "uint8"}``).
     """
 
-    def __init__(self, policy: nn.Module, inputs: dict[str, tuple[int, ...]]) -> None:
+    def __init__(
+        self, policy: nn.Module, inputs: dict[str, tuple[int, ...]], dtypes: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
         if not inputs:
             raise ValueError("an exported policy needs at least one named input")
         self.inputs = {name: tuple(int(d) for d in shape) for name, shape in inputs.items()}
+        unknown = sorted(set(dtypes or {}) - set(self.inputs))
+        if unknown:
+            raise ValueError(f"dtypes given for {unknown}, which are not inputs {list(self.inputs)}")
+        self.dtypes = {name: getattr(torch, (dtypes or {}).get(name, "float32")) for name in self.inputs}
         self.policy = copy.deepcopy(policy).cpu().requires_grad_(False)
+        self.takes_dict = getattr(self.policy, "encoder", None) is not None
         # The bounds exactly as `GaussianPolicy.get_action` computes them, once, instead of per call.
         self.register_buffer("action_low", (self.policy.action_bias - self.policy.action_scale).detach().clone())
         self.register_buffer("action_high", (self.policy.action_bias + self.policy.action_scale).detach().clone())
@@ -96,13 +108,16 @@ class DeterministicActor(nn.Module):
         return list(self.inputs)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        mean, _ = self.policy(*inputs)
+        if self.takes_dict:
+            mean, _ = self.policy(dict(zip(self.inputs, inputs)))
+        else:
+            mean, _ = self.policy(*inputs)
         action = torch.tanh(mean) * self.policy.action_scale + self.policy.action_bias
         return torch.max(torch.min(action, self.action_high), self.action_low)
 
     def example_inputs(self, batch: int = 2) -> tuple[torch.Tensor, ...]:
-        """Zero float32 inputs of ``batch`` rows (2: torch.export specialises a dimension it sees as 0 or 1)."""
-        return tuple(torch.zeros((batch, *shape), dtype=torch.float32) for shape in self.inputs.values())
+        """Zero inputs of ``batch`` rows in their dtypes (2: torch.export specialises a dimension it sees as 0 or 1)."""
+        return tuple(torch.zeros((batch, *shape), dtype=self.dtypes[name]) for name, shape in self.inputs.items())
 
     def dynamic_shapes(self) -> dict[str, tuple[dict[int, Any], ...]]:
         """``torch.export`` dynamic shapes of ``forward(*inputs)``: one batch dimension ``n`` shared by every input."""
@@ -113,14 +128,17 @@ class DeterministicActor(nn.Module):
 @contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence what torch's ONNX exporter says about itself, not about the model: a FutureWarning that torch's own
-    pytree code raises while the exporter copies the graph, and one log line per torchvision operator it cannot
-    register (torchvision is not a dependency). Anything else still shows."""
+    pytree code raises while the exporter copies the graph, a UserWarning when several inputs share the batch
+    dimension's name, and one log line per torchvision operator it cannot register (torchvision is not a
+    dependency). Anything else still shows."""
     registration = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registration.level
     registration.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+            # Inputs sharing the batch dimension: the exporter keeps the one name and says so.
+            warnings.filterwarnings("ignore", message=r"# The axis name: .* shares the same shape constraints")
             yield
     finally:
         registration.setLevel(level)
@@ -153,13 +171,18 @@ def onnx_bytes(actor: DeterministicActor, meta: dict[str, Any] | None = None) ->
 
 
 def export_policy(
-    policy: nn.Module, out: str | os.PathLike, fmt: str, meta: dict[str, Any], inputs: dict[str, tuple[int, ...]]
+    policy: nn.Module,
+    out: str | os.PathLike,
+    fmt: str,
+    meta: dict[str, Any],
+    inputs: dict[str, tuple[int, ...]],
+    dtypes: dict[str, str] | None = None,
 ) -> tuple[Path, Path]:
-    """Write ``policy``'s `DeterministicActor` to ``out`` in format ``fmt`` and ``meta`` to `meta_path` (``out``),
-    each atomically, the policy file first; returns both paths."""
+    """Write ``policy``'s `DeterministicActor` (``inputs``, ``dtypes``) to ``out`` in format ``fmt`` and ``meta`` to
+    `meta_path` (``out``), each atomically, the policy file first; returns both paths."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    actor = DeterministicActor(policy, inputs)
+    actor = DeterministicActor(policy, inputs, dtypes)
     text = json.dumps(meta, indent=2)
     if fmt == "onnx":
         data = onnx_bytes(actor, meta)

@@ -305,6 +305,11 @@ def parse_resources(text: str | None, flag: str = "resources") -> dict[str, floa
 
 
 PER_RUN = ("resume", "run_dir")
+KEPT_ON_RESUME = {
+    "obs_mode": "observations: a resumed run observes as its policy was trained to",
+    "camera_method": "camera method: a resumed run keeps the settings its checkpoint's method chose",
+}
+"""Settings a resumed run takes from its checkpoint only (field -> why, for the error)."""
 """Settings that belong to one invocation: never taken from a checkpoint's config."""
 
 
@@ -312,13 +317,20 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
     """The config a run uses: the defaults, or a resumed checkpoint's config (``saved``, a `RunConfig.to_dict`),
     with what the command line set (``given``: dotted path -> value) on top.
 
-    A given value that would change the networks' shape (`sac.config.SHAPE_FIELDS`) and differs from the
-    checkpoint's is refused with a ValueError naming both values.
+    A given value that would change the networks' shape (`sac.config.SHAPE_FIELDS`), or one of `KEPT_ON_RESUME`,
+    and differs from the checkpoint's is refused with a ValueError naming both values.
     """
     base = RunConfig()
     if saved is not None:
         base = RunConfig.from_dict(saved)
         base = replace_paths(base, {k: v for k, v in flatten(RunConfig()).items() if k in PER_RUN})
+        for path, why in KEPT_ON_RESUME.items():
+            if path in given and given[path] != getattr(base, path):
+                flag = "--" + path.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {given[path]} differs from the checkpoint's {getattr(base, path)} {why} (drop {flag}, or "
+                    "start a new run)"
+                )
         for name in SHAPE_FIELDS:
             path = f"sac.{name}"
             if path in given and given[path] != getattr(base.sac, name):
@@ -344,8 +356,10 @@ def camera_settings(method: str) -> dict[str, Any]:
 
 
 def with_camera_method(cfg: RunConfig, given: dict[str, Any]) -> RunConfig:
-    """``cfg`` with ``--camera-method``'s settings wherever the user gave none (a state run: unchanged)."""
-    if cfg.obs_mode == "state":
+    """``cfg`` with ``--camera-method``'s settings wherever the user gave none. A state run is unchanged, and so is a
+    resumed one: its checkpoint's config holds what its method chose (a DAgger student's teacher file, not a new
+    teacher to train)."""
+    if cfg.obs_mode == "state" or cfg.resume:
         return cfg
     settings = {k: v for k, v in camera_settings(cfg.camera_method).items() if k not in given}
     return replace_paths(cfg, settings)

@@ -92,6 +92,9 @@ class EnvSupport:
     """Observation slots, name -> ``[start, stop)``, written into exported policies."""
     action_meaning: tuple[str, ...] = ()
     """What each action slot commands, one string per slot, written into exported policies (empty: unknown)."""
+    input_meaning: Callable[[gym.Env], dict[str, dict[str, Any]]] | None = None
+    """``env -> {observation key: what it holds}`` for dict observations (e.g. an image's encoding, a vector's
+    slots), merged into each input of exported policies' metadata (a module-level function: it is pickled)."""
     control_hz: float | None = None
     """Env steps per simulated second, written into exported policies (None: the env's ``render_fps``, if any)."""
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
