@@ -810,6 +810,28 @@ def encoder_probe(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def distill_probe(d: Json) -> Rendered:
+    """bench/distill_probe.py: a camera student regressed onto a state teacher, error on unseen episodes."""
+    st = d["settings"]
+    steps = [c["step"] for c in next(iter(d["variants"].values()))["curve"]]
+    rows = []
+    for name, v in d["variants"].items():
+        last = v["curve"][-1]
+        rows.append([f"`{v['encoder']}`", num(v["image_shift"])] + [f"{c['heldout_mse']:.3f}" for c in v["curve"]])
+        rows[-1] += [f"{last['train_loss']:.3f}", " / ".join(f"{x:.2f}" for x in last["heldout_mse_per_slot"])]
+        rows[-1].append(num(last["seconds"], 0))
+    head = ["encoder", "shift (px)"] + [f"held-out MSE at {num(s)}" for s in steps]
+    head += ["train loss, last", f"held-out per slot ({', '.join(st['action_slots'])})", "seconds"]
+    body = (
+        f"`{st['env']}` in depth mode: {num(st['frames'])} frames of {num(st['episodes'])} teacher episodes "
+        f"({st['perturb']:.0%} of its actions perturbed); each variant trained on the frames of the first 85% of "
+        f"episodes ({num(st['train_frames'])}), its mean squared error (action units) measured on the other "
+        f"{num(st['heldout_frames'])}, other objects and positions; batch {st['batch']}, lr {st['lr']:g}, one "
+        "thread.\n\n" + table(head, rows)
+    )
+    return body, d["date"], d["command"]
+
+
 def other(d: Json) -> Rendered:
     """Any file: its top-level scalars, and the names of what else it holds."""
     nested = ", ".join(f"`{k}`" for k, v in d.items() if isinstance(v, dict | list))
@@ -836,6 +858,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
     ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
+    ("The camera policy", "distill_probe.json", "does the student generalise to unseen episodes?", distill_probe),
     ("The camera policy", "camera_runs_*", "camera runs and the state policy on the same episodes", camera_runs),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     ("Learning without a teacher", "failure_stages_*", "where the failures stop, per object", failure_stages),
