@@ -815,7 +815,7 @@ def distill_probe(d: Json) -> Rendered:
     st = d["settings"]
     steps = [c["step"] for c in next(iter(d["variants"].values()))["curve"]]
     rows = []
-    for name, v in d["variants"].items():
+    for v in d["variants"].values():
         last = v["curve"][-1]
         rows.append([f"`{v['encoder']}`", num(v["image_shift"])] + [f"{c['heldout_mse']:.3f}" for c in v["curve"]])
         rows[-1] += [f"{last['train_loss']:.3f}", " / ".join(f"{x:.2f}" for x in last["heldout_mse_per_slot"])]
