@@ -29,8 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def collect(env_id: str, teacher, frames: int, perturb: float, seed: int) -> tuple[dict[str, np.ndarray], int]:
     from sac.distill import teacher_actions
+    from sac.run.envs import import_env_module
 
-    env = gym.make(env_id, obs_mode="depth", disable_env_checker=True)
+    import_env_module(env_id)
+    if env_id.startswith("GraspEnv"):
+        import grasp_env  # noqa: F401  (registers the GraspEnv ids)
+    env = gym.make(env_id.split(":")[-1], obs_mode="depth", disable_env_checker=True)
     rng = np.random.default_rng(seed)
     depth, proprio, state, episode = [], [], [], []
     ep = 0

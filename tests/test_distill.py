@@ -151,6 +151,7 @@ def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
     assert with_camera_method(state, {}) == state  # a state run: nothing changes
     dagger = with_camera_method(RunConfig(obs_mode="depth"), {"obs_mode": "depth"})
     assert dagger.sac.teacher == AUTO_TEACHER and dagger.privileged_key == "state" and not dagger.demos
+    assert dagger.sac.image_shift == 4 and dagger.sac.encoder == "patch"
     asym = with_camera_method(RunConfig(obs_mode="depth", camera_method="asymmetric"), {})
     assert asym.sac.critic_keys == "state,proprio" and asym.sac.teacher is None and asym.privileged_key == "state"
     drq = with_camera_method(RunConfig(obs_mode="depth", camera_method="drq"), {})

@@ -344,10 +344,14 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
 
 def camera_settings(method: str) -> dict[str, Any]:
     """The settings (dotted path -> value) that ``--camera-method`` stands for. Every method stores no
-    demonstrations (the expert's episodes are state observations)."""
-    common: dict[str, Any] = {"demos": False}
+    demonstrations (the expert's episodes are state observations) and uses the ``patch`` encoder: it locates the
+    object as well as the costlier ones at a fraction of their FLOPs (bench/encoder_probe.py, and for a distilled
+    student bench/distill_probe.py). DAgger shifts its images at random: without it the student memorised its own
+    episodes and did worse on unseen ones as it trained on (bench/distill_probe.py)."""
+    common: dict[str, Any] = {"demos": False, "sac.encoder": "patch"}
     if method == "dagger":
-        return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0}
+        return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0,
+                "sac.image_shift": 4}  # fmt: skip
     if method == "asymmetric":
         return {**common, "privileged_key": "state", "sac.critic_keys": "state,proprio"}
     if method == "drq":
