@@ -8,7 +8,8 @@ summary.json); the evaluation curve of the camera policy (env steps, success, mi
 teacher included); the first evaluation at 0.85; the held-out figure of its best.pt (``heldout.json``: the test split
 for GraspEnv-Diverse-v0, seeds no evaluation of the run used) and, on the same held-out episodes, the state policy's
 figure: the DAgger teacher's (its run shares the seed, so its held-out block and split are the same), or the run
-given with ``--state RUN=DIR``.
+given with ``--state RUN=DIR``. Minutes include each run's start-up (demonstrations), and the teacher's training
+when the run distilled that teacher (trained by the run, or the state run named and given as --teacher).
 
 Writes bench/results/camera_runs_<name>_<date>.json; docs/RESULTS.md renders it (bench/make_results.py).
 """
@@ -45,7 +46,16 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = summary["config"]
     teacher = summary.get("teacher")
-    teacher_s = float(teacher["wall_time_s"]) if teacher else 0.0
+    if state_dir is None and teacher:
+        state_dir = Path(teacher["run_dir"])
+    # The teacher's minutes count when this run distilled that very teacher (trained by the run, or given with
+    # --teacher from the state run named): start-up (demonstrations) and training both.
+    teacher_dir = Path(cfg["sac"]["teacher"]).parent if cfg["sac"].get("teacher") else None
+    teacher_s = 0.0
+    if teacher_dir is not None and state_dir is not None and teacher_dir.resolve() == state_dir.resolve():
+        state_summary = json.loads((state_dir / "summary.json").read_text())
+        teacher_s = float(state_summary["wall_time_s"]) + float(state_summary.get("startup_s") or 0.0)
+    own_s = float(summary["wall_time_s"]) + float(summary.get("startup_s") or 0.0)
     evals = read_evals(run_dir)
     curve = [
         {
@@ -57,8 +67,6 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
         for e in evals
     ]
     reached = next((c for c in curve if c["success"] >= TARGET and c["episodes"] >= 100), None)
-    if state_dir is None and teacher:
-        state_dir = Path(teacher["run_dir"])
     state = heldout(state_dir) if state_dir is not None else None
     mine = heldout(run_dir)
     if state and mine and (state.get("block"), state["seeds"][0]) != (mine.get("block"), mine["seeds"][0]):
@@ -74,9 +82,9 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
         "workers": cfg["workers"],
         "status": summary["status"],
         "stop_reason": summary["stop_reason"],
-        "teacher_minutes": round(teacher_s / 60.0, 2) if teacher else None,
-        "camera_minutes": round(summary["wall_time_s"] / 60.0, 2),
-        "total_minutes": round((teacher_s + summary["wall_time_s"]) / 60.0, 2),
+        "teacher_minutes": round(teacher_s / 60.0, 2) if teacher_s else None,
+        "camera_minutes": round(own_s / 60.0, 2),
+        "total_minutes": round((teacher_s + own_s) / 60.0, 2),
         "env_steps": summary["env_steps"],
         "updates": summary["updates"],
         "curve": curve,
