@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from doc_snippets import doc_snippet, run_snippet
 
 import grasp_env
 import train
@@ -26,7 +26,6 @@ from sac.run.play import play_block, with_insets
 from sac.spaces import ObsSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPORT_DOC = ROOT / "docs" / "EXPORT.md"
 MAX_STEPS = 12
 INPUTS = ("depth", "proprio")
 
@@ -254,26 +253,12 @@ def test_a_camera_checkpoint_on_a_state_env_is_a_one_line_error(tmp_path: Path, 
     assert not (tmp_path / "p.onnx").exists()
 
 
-def _doc_snippet() -> str:
-    text = EXPORT_DOC.read_text()
-    pattern = r"<!-- camera-consumer:begin -->\s*```python\n(.*?)```\s*<!-- camera-consumer:end -->"
-    blocks = re.findall(pattern, text, flags=re.S)
-    assert len(blocks) == 1, "docs/EXPORT.md has one camera consumer block"
-    return blocks[0]
-
-
 def test_the_export_docs_camera_consumer_runs_on_a_fresh_export(
     exported: dict[str, Path], camera_checkpoint: Path, tmp_path: Path
 ) -> None:
-    snippet = _doc_snippet()
+    snippet = doc_snippet("camera-consumer")
     assert len(snippet.strip().splitlines()) <= 20, "the consumer stays short"
-    for name in ("policy.onnx", "policy.onnx.meta.json"):
-        (tmp_path / name).write_bytes((exported["onnx"].parent / name).read_bytes())
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
+    lines = run_snippet(snippet, exported["onnx"], tmp_path)
     # The observation the snippet builds: a flat surface 30 cm from the camera, the hand at its start.
     value = 1 + round(254 * (0.3 - 0.04) / (0.8 - 0.04))
     obs = {"depth": np.full((1, 64, 64), value, np.uint8), "proprio": np.zeros(8, np.float32)}

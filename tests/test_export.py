@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from doc_snippets import doc_snippet, run_snippet
 
 import grasp_env
 import train
@@ -19,7 +19,6 @@ from sac import SACConfig, SACTrainer
 from sac.export import META_KEY, meta_path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPORT_DOC = ROOT / "docs" / "EXPORT.md"
 
 
 def _trainer(obs_dim: int, action_dim: int, low: float, high: float, **cfg) -> SACTrainer:
@@ -218,27 +217,13 @@ def test_format_comes_from_the_suffix_else_onnx() -> None:
 # -- the deployment doc's consumer ----------------------------------------------------------------------------
 
 
-def _doc_snippet() -> str:
-    """The one python block of docs/EXPORT.md's consumer section."""
-    text = EXPORT_DOC.read_text()
-    blocks = re.findall(r"<!-- consumer:begin -->\s*```python\n(.*?)```\s*<!-- consumer:end -->", text, flags=re.S)
-    assert len(blocks) == 1, "docs/EXPORT.md has one consumer block between the consumer markers"
-    return blocks[0]
-
-
 def test_the_export_docs_consumer_runs_on_a_fresh_export(
     exported: dict[str, Path], grasp_checkpoint: Path, tmp_path: Path
 ) -> None:
-    snippet = _doc_snippet()
+    snippet = doc_snippet("consumer")
     assert len(snippet.strip().splitlines()) <= 15, "the consumer stays short"
-    for name in ("policy.onnx", "policy.onnx.meta.json"):
-        (tmp_path / name).write_bytes((exported["onnx"].parent / name).read_bytes())
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 6, proc.stdout  # one line per action slot, then the rate
+    lines = run_snippet(snippet, exported["onnx"], tmp_path)
+    assert len(lines) == 6, lines  # one line per action slot, then the rate
     obs = np.zeros(grasp_env.OBS_DIM, dtype=np.float32)  # the observation the snippet builds
     obs[grasp_env.OBS_SLICES["hand_pos"]] = [0.5, 0.0, 0.22]
     expected = _policy(grasp_checkpoint).get_action(obs, deterministic=True)
