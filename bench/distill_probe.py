@@ -27,14 +27,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def collect(env_id: str, teacher, frames: int, perturb: float, seed: int) -> tuple[dict[str, np.ndarray], int]:
+def collect(
+    env_id: str, teacher, frames: int, perturb: float, seed: int, hide_state: str | None = None
+) -> tuple[dict[str, np.ndarray], int]:
     from sac.distill import teacher_actions
     from sac.run.envs import import_env_module
 
     import_env_module(env_id)
     if env_id.startswith("GraspEnv"):
         import grasp_env  # noqa: F401  (registers the GraspEnv ids)
-    env = gym.make(env_id.split(":")[-1], obs_mode="depth", disable_env_checker=True)
+    hidden = {"hide_state": hide_state} if hide_state else {}
+    env = gym.make(env_id.split(":")[-1], obs_mode="depth", disable_env_checker=True, **hidden)
     rng = np.random.default_rng(seed)
     depth, proprio, state, episode = [], [], [], []
     ep = 0
@@ -62,7 +65,7 @@ def collect(env_id: str, teacher, frames: int, perturb: float, seed: int) -> tup
 
 def main() -> None:
     from sac import SACConfig, SACTrainer
-    from sac.distill import load_teacher, teacher_actions
+    from sac.distill import load_teacher, teacher_actions, teacher_hide_state
     from sac.networks import random_shift
     from sac.run.envs import env_spec, make_env
 
@@ -81,8 +84,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     teacher = load_teacher(args.teacher)
+    hidden = teacher_hide_state(args.teacher)  # the state as the teacher was trained to read it
     t0 = time.perf_counter()
-    data, episodes = collect(args.env, teacher, args.frames, args.perturb, args.seed)
+    data, episodes = collect(args.env, teacher, args.frames, args.perturb, args.seed, hidden)
     collect_s = time.perf_counter() - t0
     target = teacher_actions(teacher, torch.as_tensor(data["state"])).numpy()
     held_episodes = int(episodes * 0.85)
@@ -130,10 +134,11 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "command": "python3 bench/distill_probe.py "
         + " ".join(f"--variant {v}" for v in args.variant)
-        + f" --env {args.env} --frames {args.frames} --steps {args.steps}",
+        + f" --teacher {args.teacher} --env {args.env} --frames {args.frames} --steps {args.steps}",
         "settings": {
             "env": args.env,
             "teacher": args.teacher,
+            "hide_state": hidden,
             "frames": len(data["depth"]),
             "episodes": episodes,
             "train_frames": len(train_idx),

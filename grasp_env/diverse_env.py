@@ -104,6 +104,7 @@ class DiverseGraspEnv(GraspEnv):
         obs_mode: str = "state",
         camera: str | CameraConfig = "wrist",
         camera_noise: float = 1.0,
+        hide_state: tuple[str, ...] | list[str] | str = (),
     ) -> None:
         self.split = split
         super().__init__(
@@ -119,6 +120,7 @@ class DiverseGraspEnv(GraspEnv):
             obs_mode=obs_mode,
             camera=camera,
             camera_noise=camera_noise,
+            hide_state=hide_state,
         )
 
     def _make_task(

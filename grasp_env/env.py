@@ -189,6 +189,7 @@ class GraspEnv(gym.Env):
         obs_mode: str = "state",
         camera: str | CameraConfig = "wrist",
         camera_noise: float = 1.0,
+        hide_state: tuple[str, ...] | list[str] | str = (),
     ) -> None:
         if obs_mode not in OBS_MODES:
             raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
@@ -202,6 +203,8 @@ class GraspEnv(gym.Env):
         self.render_width, self.render_height = int(render_width), int(render_height)
         self.obs_mode = obs_mode
         self.camera = self._make_camera(camera, camera_noise) if obs_mode == "depth" else None
+        self.hide_state = self._hidden_names(hide_state)  # before the simulator connects: nothing to clean up
+        self._hidden = [i for n in self.hide_state for i in range(*self.obs_slices[n].indices(len(self.obs_low)))]
         self.task = self._make_task(tuple(object_types), lift_height, hold_steps, reward_type)
         self.robot = PandaRobot()
         self.sim = Simulation(gui=not self.headless)
@@ -240,6 +243,19 @@ class GraspEnv(gym.Env):
         elif not isinstance(camera, CameraConfig):
             raise ValueError(f"camera must be one of {tuple(CAMERAS)} or a CameraConfig, got {camera!r}")
         return DepthCamera(camera.scaled(noise))
+
+    def _hidden_names(self, hide_state: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+        """The slot names of ``hide_state`` (a sequence or a comma-separated string), checked against the layout."""
+        names = hide_state.split(",") if isinstance(hide_state, str) else list(hide_state)
+        names = [str(n).strip() for n in names if str(n).strip()]
+        unknown = [n for n in names if n not in self.obs_slices]
+        if unknown:
+            have = ", ".join(self.obs_slices)
+            raise ValueError(f"hide_state: no state slots named {', '.join(unknown)}; the slots are {have}")
+        seen = tuple(dict.fromkeys(names))
+        if self.camera is not None and any(n in PROPRIO_KEYS for n in seen):
+            raise ValueError(f"hide_state cannot hide what a camera policy reads of itself ({', '.join(PROPRIO_KEYS)})")
+        return seen
 
     def _proprio_slice(self) -> slice:
         """The slots of `PROPRIO_KEYS` in this env's layout: one contiguous run, in that order."""
@@ -449,6 +465,8 @@ class GraspEnv(gym.Env):
         # Clipping in Python and one array construction: numpy's per-call machinery costs more than the work
         # for a few dozen numbers, and on this hot path it also evicts the physics engine's data from the caches.
         clipped = [lo if v < lo else (hi if v > hi else v) for v, (lo, hi) in zip(values, self._clip)]
+        for i in self._hidden:  # what a teacher may not read (``hide_state``)
+            clipped[i] = 0.0
         self._last_values = clipped  # kept as a list: the caller may modify the array it is given
         return np.array(clipped, dtype=np.float32)
 

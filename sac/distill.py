@@ -33,6 +33,17 @@ def load_teacher(path: str | Path) -> Any:
     return trainer.policy_net.eval().requires_grad_(False)
 
 
+def teacher_hide_state(path: str | Path) -> str | None:
+    """The state slots a teacher checkpoint was trained with hidden (its run's ``--hide-state``), or None: the run
+    that distils it must store the state that way. `sac.CheckpointError` names a bad file."""
+    from sac.checkpoint import load_checkpoint
+    from sac.run.run import checkpoint_run_config
+
+    payload = load_checkpoint(path)
+    saved = checkpoint_run_config(dict(payload.get("extra") or {}), str(payload.get("config", "{}"))) or {}
+    return saved.get("hide_state") or None
+
+
 def teacher_actions(teacher: Any, state: torch.Tensor) -> torch.Tensor:
     """The teacher's deterministic actions ``(n, action_dim)`` for states ``(n, state_dim)``, without a graph."""
     with torch.no_grad():

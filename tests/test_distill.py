@@ -162,6 +162,40 @@ def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
     assert given.sac.image_shift == 2
     mine = with_camera_method(RunConfig(obs_mode="depth", sac=SACConfig(teacher="t.pt")), {"sac.teacher": "t.pt"})
     assert mine.sac.teacher == "t.pt"
+    # DAgger's teacher does without what one frame cannot show; the SAC methods' critics may read it
+    assert dagger.hide_state == "object_lin_vel,object_ang_vel" and asym.hide_state is None and drq.hide_state is None
+
+
+def test_a_given_teacher_decides_the_hidden_state_and_another_one_is_refused(tmp_path: Path, teacher_path) -> None:
+    from sac.run.config import DAGGER_HIDDEN, RunConfig, with_camera_method
+    from sac.run.run import with_teacher_state
+
+    hid = tmp_path / "hid.pt"
+    SACTrainer.load(teacher_path).save(hid, {"run_config": {**RunConfig().to_dict(), "hide_state": "object_lin_vel"}})
+
+    def run_cfg(teacher: Path, given: dict) -> RunConfig:
+        cfg = RunConfig(obs_mode="depth", sac=SACConfig(teacher=str(teacher)), hide_state=given.get("hide_state"))
+        return with_teacher_state(with_camera_method(cfg, {"sac.teacher": str(teacher), **given}), given)
+
+    assert run_cfg(hid, {}).hide_state == "object_lin_vel"  # the teacher's, over the method's DAGGER_HIDDEN
+    assert run_cfg(teacher_path, {}).hide_state is None  # a teacher that read everything gets everything
+    assert run_cfg(hid, {"hide_state": " object_lin_vel"}).hide_state == " object_lin_vel"
+    with pytest.raises(
+        ValueError, match=r"--hide-state object_ang_vel differs from the one --teacher .* \(object_lin_vel\)"
+    ):
+        run_cfg(hid, {"hide_state": "object_ang_vel"})
+    assert DAGGER_HIDDEN == "object_lin_vel,object_ang_vel"
+    argv = [
+        "--obs-mode",
+        "depth",
+        "--teacher",
+        str(hid),
+        "--hide-state",
+        DAGGER_HIDDEN,
+        "--run-dir",
+        str(tmp_path / "r"),
+    ]
+    assert train.main(argv) == 2
 
 
 @pytest.mark.slow
@@ -179,6 +213,8 @@ def test_dagger_without_a_teacher_trains_one_first_then_the_camera_student(tmp_p
     assert Path(teacher["checkpoint"]).parent == run_dir / "teacher" and Path(teacher["checkpoint"]).is_file()
     assert summary["config"]["sac"]["teacher"] == teacher["checkpoint"]
     assert summary["config"]["max_minutes"] < 3 - teacher["wall_time_s"] / 60 + 1e-6
-    assert json.loads((run_dir / "teacher" / "summary.json").read_text())["config"]["obs_mode"] == "state"
+    teacher_config = json.loads((run_dir / "teacher" / "summary.json").read_text())["config"]
+    assert teacher_config["obs_mode"] == "state"
+    assert teacher_config["hide_state"] == summary["config"]["hide_state"] == "object_lin_vel,object_ang_vel"
     student = SACTrainer.load(run_dir / "latest.pt")
     assert student.obs_spec.is_dict and student.num_updates > 0

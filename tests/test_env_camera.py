@@ -92,6 +92,51 @@ def test_privileged_state_is_the_state_mode_observation_of_the_same_seed() -> No
         depth_env.close()
 
 
+@pytest.mark.parametrize("kind", ENVS)
+def test_hidden_state_slots_read_zero_and_change_nothing_else(kind: str) -> None:
+    """``hide_state``: the named slots read 0 in the state observation and in a depth env's info["state"]; every
+    other slot, the reward and the images are those of the same seed without it (the physics is untouched)."""
+    cls = ENVS[kind]
+    hidden = ("object_lin_vel", "object_ang_vel")
+    plain, state_env, depth_env = cls(), cls(hide_state=",".join(hidden)), cls(obs_mode="depth", hide_state=hidden)
+    try:
+        mask = np.zeros(plain.observation_space.shape, bool)
+        for name in hidden:
+            mask[plain.obs_slices[name]] = True
+        actions = np.random.default_rng(2).uniform(-1, 1, (25, 5)).astype(np.float32)
+        first, *hidden_first = plain.reset(seed=5)[0], state_env.reset(seed=5)[0], depth_env.reset(seed=5)[1]["state"]
+        for vector in hidden_first:
+            np.testing.assert_array_equal(vector, np.where(mask, 0.0, first))
+        moved = 0.0
+        for action in actions:
+            full, reward, *_ = plain.step(action)
+            hid, hid_reward, *_ = state_env.step(action)
+            _, depth_reward, _, _, info = depth_env.step(action)
+            for vector in (hid, info["state"]):
+                assert np.all(vector[mask] == 0.0)
+                np.testing.assert_array_equal(vector[~mask], full[~mask])
+            assert reward == hid_reward == depth_reward
+            moved = max(moved, float(np.abs(full[mask]).max()))
+        assert moved > 0.0  # the slots hidden were not zero anyway
+        assert state_env.hide_state == hidden and plain.hide_state == ()
+    finally:
+        for env in (plain, state_env, depth_env):
+            env.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hide_state": "object_speed"}, "no state slots named object_speed; the slots are hand_pos"),
+        ({"hide_state": ("object_pos", "foo")}, "no state slots named foo"),
+        ({"obs_mode": "depth", "hide_state": "gripper_opening"}, "cannot hide what a camera policy reads of itself"),
+    ],
+)
+def test_bad_hidden_state_slots_raise_a_clear_error(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        GraspEnv(**kwargs)
+
+
 def test_same_seed_same_images_different_seeds_different_camera_pose(env: GraspEnv) -> None:
     first, _ = rollout(env, seed=5, steps=8)
     other = GraspEnv(obs_mode="depth")

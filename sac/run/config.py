@@ -25,6 +25,10 @@ CameraMethod = Literal["dagger", "asymmetric", "drq"]
 AUTO_TEACHER = "auto"
 
 
+DAGGER_HIDDEN = "object_lin_vel,object_ang_vel"
+"""The state slots a DAgger teacher does without: one depth frame shows no velocity, and a teacher that reads them
+asks for actions no camera student can infer (bench/teacher_sensitivity.py)."""
+
 DEFAULT_TOTAL_STEPS = 300_000
 """The step limit of a run given neither ``--total-steps`` nor ``--max-minutes``."""
 
@@ -44,6 +48,10 @@ class RunConfig:
     ``asymmetric``: SAC whose critics see the simulator state and the policy the camera (Pinto et al. 2017);
     ``drq``: SAC from the camera alone, images shifted at random (Kostrikov et al. 2020). Flags given on the
     command line win over the method's settings (`camera_settings`)."""
+    hide_state: str | None = None
+    """Comma-separated state slots (docs/ENV.md) that read 0 in the state vector, for envs with observation modes:
+    what a state teacher may not read because the camera student cannot see it in one frame. --camera-method dagger
+    hides the object's velocities (bench/teacher_sensitivity.py); its teacher trains with the same slots hidden."""
     teacher_minutes: float = 20.0
     """--camera-method dagger without --teacher: the most minutes the state teacher trains (it stops sooner when
     solved); the camera student gets what is left of --max-minutes."""
@@ -308,6 +316,7 @@ PER_RUN = ("resume", "run_dir")
 KEPT_ON_RESUME = {
     "obs_mode": "observations: a resumed run observes as its policy was trained to",
     "camera_method": "camera method: a resumed run keeps the settings its checkpoint's method chose",
+    "hide_state": "hidden state slots: a resumed run reads the state as its policy (or teacher) was trained to",
 }
 """Settings a resumed run takes from its checkpoint only (field -> why, for the error)."""
 """Settings that belong to one invocation: never taken from a checkpoint's config."""
@@ -351,7 +360,7 @@ def camera_settings(method: str) -> dict[str, Any]:
     common: dict[str, Any] = {"demos": False, "sac.encoder": "patch"}
     if method == "dagger":
         return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0,
-                "sac.image_shift": 4}  # fmt: skip
+                "sac.image_shift": 4, "hide_state": DAGGER_HIDDEN}  # fmt: skip
     if method == "asymmetric":
         return {**common, "privileged_key": "state", "sac.critic_keys": "state,proprio"}
     if method == "drq":

@@ -118,6 +118,16 @@ def with_obs_mode(support: EnvSupport, obs_mode: str, env_id: str) -> EnvSupport
     return replace(support, base_kwargs={**support.base_kwargs, "obs_mode": obs_mode})
 
 
+def with_hidden_state(support: EnvSupport, hide_state: str | None, env_id: str) -> EnvSupport:
+    """``support`` whose envs zero the state slots ``hide_state`` names (``--hide-state``); none changes nothing;
+    an env without observation modes is a ValueError (the env itself checks the slot names)."""
+    if not hide_state:
+        return support
+    if not support.obs_modes:
+        raise ValueError(f"--hide-state {hide_state}: {env_id} has no named state slots to hide")
+    return replace(support, base_kwargs={**support.base_kwargs, "hide_state": hide_state})
+
+
 def import_env_module(env_id: str, support: EnvSupport | None = None) -> None:
     """Import what registers ``env_id``: ``support.module``, or ``module`` of a ``module:Env-v0`` id."""
     if support is not None and support.module:

@@ -18,6 +18,7 @@ from sac.run.envs import (
     heldout_block,
     make_env,
     observation,
+    with_hidden_state,
     with_obs_mode,
 )
 
@@ -43,8 +44,9 @@ def play_block(extra: dict[str, Any], block: int | None) -> int:
 def checkpoint_support(env_id: str, extra: dict[str, Any], support_for: SupportFor | None) -> EnvSupport:
     """The env support of a checkpoint's env, observing as its run did (``--obs-mode``)."""
     support = support_for(env_id) if support_for else EnvSupport()
-    obs_mode = (extra.get("run_config") or {}).get("obs_mode", "state")
-    return with_obs_mode(support, obs_mode, env_id)
+    run_config = extra.get("run_config") or {}
+    support = with_obs_mode(support, run_config.get("obs_mode", "state"), env_id)
+    return with_hidden_state(support, run_config.get("hide_state"), env_id)
 
 
 def check_writable(path: Path, what: str) -> None:

@@ -37,6 +37,7 @@ from sac.run.envs import (
     heldout_block,
     make_env,
     n_step_transitions,
+    with_hidden_state,
     with_obs_mode,
 )
 from sac.run.errors import Interrupted, TrainingError
@@ -531,7 +532,7 @@ def train_teacher(
     run_dir = Path(cfg.run_dir or default_run_dir(cfg))
     teacher_cfg = RunConfig(
         env=cfg.env, seed=cfg.seed, workers=cfg.workers, mode=cfg.mode, progress=cfg.progress,
-        run_dir=str(run_dir / "teacher"), max_steps=cfg.max_steps,
+        run_dir=str(run_dir / "teacher"), max_steps=cfg.max_steps, hide_state=cfg.hide_state,
         max_minutes=min(cfg.teacher_minutes, cfg.max_minutes or math.inf),
     )  # fmt: skip
     print(f"camera method dagger: training the state teacher first ({teacher_cfg.run_dir})", flush=True)
@@ -546,6 +547,34 @@ def train_teacher(
     student = replace_paths(cfg, {"sac.teacher": str(teacher), "max_minutes": left, "run_dir": str(run_dir)})
     brief = {k: summary[k] for k in ("status", "solve_time_s", "wall_time_s", "env_steps", "heldout", "run_dir")}
     return student, {**brief, "checkpoint": str(teacher)}
+
+
+def _slots(text: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def with_teacher_state(cfg: RunConfig, given: dict[str, Any]) -> RunConfig:
+    """``cfg`` whose stored state reads as its ``--teacher`` file was trained to: the teacher's ``hide_state`` when
+    the user gave none; a different one given is a ValueError naming both (the teacher would act on slots it never
+    saw, or miss ones it relies on). A missing or corrupt teacher file is left to the trainer's own error."""
+    teacher = cfg.sac.teacher
+    if not teacher or teacher == AUTO_TEACHER or not Path(teacher).is_file():
+        return cfg
+    from sac.checkpoint import CheckpointError
+    from sac.distill import teacher_hide_state
+
+    try:
+        hidden = teacher_hide_state(teacher)
+    except (CheckpointError, OSError, ValueError):
+        return cfg
+    if "hide_state" not in given:
+        return replace_paths(cfg, {"hide_state": hidden})
+    if _slots(hidden) != _slots(cfg.hide_state):
+        raise ValueError(
+            f"--hide-state {cfg.hide_state or '(none)'} differs from the one --teacher {teacher} was trained with "
+            f"({hidden or 'none'}): the teacher reads the stored state as it was trained to (drop --hide-state)"
+        )
+    return cfg
 
 
 def resolve_config(cfg: RunConfig, given: dict[str, Any] | None = None) -> tuple[RunConfig, dict[str, Any]]:
@@ -573,10 +602,12 @@ def train(
     """
     cfg, given = resolve_config(cfg, given)
     cfg = with_camera_method(cfg, given)
+    cfg = with_teacher_state(cfg, given)
     cfg.validate()
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
     support = with_obs_mode(support, cfg.obs_mode, cfg.env)  # before a teacher trains: a bad mode fails at once
+    support = with_hidden_state(support, cfg.hide_state, cfg.env)
     teacher = None
     if cfg.sac.teacher == AUTO_TEACHER:
         student, teacher = train_teacher(cfg, support_for)
