@@ -80,13 +80,20 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--variant", action="append", required=True, help="ENCODER:SHIFT, e.g. strided:4")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, help="an .npz of collected frames: loaded if it exists, else written")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "distill_probe.json")
     args = p.parse_args()
     torch.set_num_threads(1)
     teacher = load_teacher(args.teacher)
     hidden = teacher_hide_state(args.teacher)  # the state as the teacher was trained to read it
     t0 = time.perf_counter()
-    data, episodes = collect(args.env, teacher, args.frames, args.perturb, args.seed, hidden)
+    if args.data is not None and args.data.is_file():
+        data = dict(np.load(args.data))
+        episodes = int(data["episode"].max()) + 1
+    else:
+        data, episodes = collect(args.env, teacher, args.frames, args.perturb, args.seed, hidden)
+        if args.data is not None:
+            np.savez(args.data, **data)
     collect_s = time.perf_counter() - t0
     target = teacher_actions(teacher, torch.as_tensor(data["state"])).numpy()
     held_episodes = int(episodes * 0.85)
