@@ -5,10 +5,12 @@
 
 Per run: the env, the camera method and seed; the clock (the teacher's minutes and the camera student's, from each
 summary.json); the evaluation curve of the camera policy (env steps, success, minutes since the run started,
-teacher included); the first evaluation at 0.85; the held-out figure of its best.pt (``heldout.json``: the test split
-for GraspEnv-Diverse-v0, seeds no evaluation of the run used) and, on the same held-out episodes, the state policy's
-figure: the DAgger teacher's (its run shares the seed, so its held-out block and split are the same), or the run
-given with ``--state RUN=DIR``. Minutes include each run's start-up (demonstrations), and the teacher's training
+teacher included); the first evaluation at 0.85; the figure of its best.pt on ``--episodes`` held-out episodes as
+``train.py eval`` plays them (the run's held-out block, seeds no evaluation of the run used; for
+GraspEnv-Diverse-v0 the 99 test objects, which no evaluation of the run saw either: the run's own ``heldout.json`` is
+on the validation objects and is kept beside it) and, on the same episodes, the state policy's figure: the DAgger
+teacher's (its run shares the seed, so its held-out block is the same), or the run given with ``--state RUN=DIR``.
+Minutes include each run's start-up (demonstrations), and the teacher's training
 when the run distilled that teacher (trained by the run, or the state run named and given as --teacher).
 
 Writes bench/results/camera_runs_<name>_<date>.json; docs/RESULTS.md renders it (bench/make_results.py).
@@ -42,7 +44,21 @@ def heldout(run_dir: Path) -> dict[str, Any] | None:
     return out
 
 
-def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, Any]:
+def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
+    """best.pt of a run played as ``train.py eval`` plays it (the test objects of GraspEnv-Diverse-v0, the run's
+    held-out block), into ``best.test.json`` beside it; a file written earlier for as many episodes is reused."""
+    best, out = run_dir / "best.pt", run_dir / "best.test.json"
+    if not best.is_file():
+        return None
+    if not out.is_file() or json.loads(out.read_text()).get("episodes") != episodes:
+        cmd = [sys.executable, str(ROOT / "train.py"), "eval", "--checkpoint", str(best), "--episodes", str(episodes)]
+        subprocess.run([*cmd, "--out", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    result = json.loads(out.read_text())
+    keep = ("episodes", "success_rate", "mean_return", "env_kwargs")
+    return {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
+
+
+def camera_run(label: str, run_dir: Path, state_dir: Path | None, episodes: int) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = summary["config"]
     teacher = summary.get("teacher")
@@ -71,6 +87,10 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
     mine = heldout(run_dir)
     if state and mine and (state.get("block"), state["seeds"][0]) != (mine.get("block"), mine["seeds"][0]):
         raise SystemExit(f"{label}: the state run {state_dir} was held out on other seeds than {run_dir}")
+    test = test_eval(run_dir, episodes)
+    state_test = test_eval(state_dir, episodes) if state_dir is not None else None
+    if test and state_test and test["seeds"] != state_test["seeds"]:
+        raise SystemExit(f"{label}: the state run {state_dir} was tested on other seeds than {run_dir}")
     return {
         "label": label,
         "run_dir": str(run_dir),
@@ -90,6 +110,8 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
         "curve": curve,
         "first_at_target": reached,
         "best_eval": summary.get("best_eval_success"),
+        "test": test,
+        "state_policy_test": state_test,
         "heldout": mine,
         "state_policy_heldout": state,
         "state_run_dir": str(state_dir) if state_dir else None,
@@ -100,6 +122,7 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None) -> dict[str, A
             "teacher_beta_steps": cfg["sac"].get("teacher_beta_steps"),
             "image_shift": cfg["sac"].get("image_shift"),
             "critic_keys": cfg["sac"].get("critic_keys"),
+            "hide_state": cfg.get("hide_state"),
             "max_minutes": cfg["max_minutes"],
         },
     }
@@ -111,13 +134,14 @@ def main() -> None:
     parser.add_argument("--state", action="append", default=[], help="LABEL=RUN_DIR: a state run for that label")
     parser.add_argument("--name", required=True, help="file name tag: camera_runs_<name>_<date>.json")
     parser.add_argument("--command", default=None, help="how the runs were started (recorded)")
+    parser.add_argument("--episodes", type=int, default=200, help="episodes of each best.pt's test evaluation")
     args = parser.parse_args()
     states = dict(item.split("=", 1) for item in args.state)
     runs = []
     for item in args.run:
         label, _, folder = item.partition("=")
         state = Path(states[label]) if label in states else None
-        runs.append(camera_run(label, Path(folder), state))
+        runs.append(camera_run(label, Path(folder), state, args.episodes))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     date = datetime.date.today().isoformat()
     payload = {
@@ -132,10 +156,10 @@ def main() -> None:
     out = ROOT / "bench" / "results" / f"camera_runs_{args.name}_{date}.json"
     out.write_text(json.dumps(payload, indent=2))
     for r in runs:
-        held = r["heldout"] or {}
-        state = r["state_policy_heldout"] or {}
+        held = r["test"] or {}
+        state = r["state_policy_test"] or {}
         print(
-            f"{r['label']}: {r['camera_method']} seed {r['seed']} {r['total_minutes']:.1f} min, held-out "
+            f"{r['label']}: {r['camera_method']} seed {r['seed']} {r['total_minutes']:.1f} min, test "
             f"{held.get('success_rate')} (state policy {state.get('success_rate')})"
         )
     print(f"wrote {out}")

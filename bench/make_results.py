@@ -752,18 +752,24 @@ def camera_runs(d: Json) -> Rendered:
     """bench/camera_runs.py: camera-policy runs, their clock, and the state policy on the same held-out episodes."""
     rows = []
     for r in d["runs"]:
-        held, state, hit = r["heldout"] or {}, r["state_policy_heldout"] or {}, r["first_at_target"]
+        held, state, hit = r["test"] or {}, r["state_policy_test"] or {}, r["first_at_target"]
         rows.append([r["label"], f"`{r['env']}`", r["camera_method"], num(r["seed"])])
         rows[-1] += [num(r["teacher_minutes"]), num(r["camera_minutes"]), num(r["total_minutes"])]
         rows[-1] += [num(r["env_steps"]), num(r["updates"]), num(hit["minutes"]) if hit else "not reached"]
         rows[-1] += [rate(r["best_eval"]), f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})"]
         rows[-1] += [f"{rate(state.get('success_rate'))} ({num(state.get('episodes'))})" if state else "-"]
+        rows[-1] += [rate((r["heldout"] or {}).get("success_rate"))]
     head = ["run", "env", "method", "seed", "teacher min", "camera min", "total min", "env steps", "updates"]
-    head += [f"first eval >= {d['target']:g} (min)", "best eval", "camera held-out", "state policy, same episodes"]
+    head += [f"first eval >= {d['target']:g} (min)", "best eval", "camera, test", "state policy, same episodes"]
+    head += ["camera, run's held-out"]
     body = (
-        "Each camera policy's best.pt on held-out episodes (the test objects for `GraspEnv-Diverse-v0`), camera "
-        "and proprioception only; beside it the state policy (the DAgger teacher, or the state run named) on the "
-        f"same episodes. Minutes count from the run's start, the teacher's training included.\n\n{table(head, rows)}"
+        "Each camera policy's best.pt as `train.py eval` plays it (200 episodes of the run's held-out seed block; for "
+        "`GraspEnv-Diverse-v0` on the 99 test objects), camera and proprioception only; beside it the state policy "
+        "(the DAgger teacher, or the state run named) on the same episodes. *Best eval* is the best of the run's "
+        "periodic evaluations (30 episodes; the validation objects for `GraspEnv-Diverse-v0`), and the last column "
+        "the run's own held-out evaluation of best.pt (held-out seeds, but the validation objects for "
+        "`GraspEnv-Diverse-v0`). Minutes count from the run's start, the teacher's training included."
+        f"\n\n{table(head, rows)}"
     )
     return body, d["date"], d["command"] or d["collected_by"]
 

@@ -37,11 +37,9 @@ def teacher_hide_state(path: str | Path) -> str | None:
     """The state slots a teacher checkpoint was trained with hidden (its run's ``--hide-state``), or None: the run
     that distils it must store the state that way. `sac.CheckpointError` names a bad file."""
     from sac.checkpoint import load_checkpoint
-    from sac.run.run import checkpoint_run_config
 
-    payload = load_checkpoint(path)
-    saved = checkpoint_run_config(dict(payload.get("extra") or {}), str(payload.get("config", "{}"))) or {}
-    return saved.get("hide_state") or None
+    run_config = (load_checkpoint(path).get("extra") or {}).get("run_config") or {}  # older checkpoints: none
+    return run_config.get("hide_state") or None
 
 
 def teacher_actions(teacher: Any, state: torch.Tensor) -> torch.Tensor:
