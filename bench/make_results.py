@@ -752,7 +752,7 @@ def camera_runs(d: Json) -> Rendered:
     """bench/camera_runs.py: camera-policy runs, their clock, and the state policy on the same held-out episodes."""
     rows = []
     for r in d["runs"]:
-        held, state, hit = r["test"] or {}, r["state_policy_test"] or {}, r["first_at_target"]
+        held, state, hit = r.get("test") or {}, r.get("state_policy_test") or {}, r["first_at_target"]
         rows.append([r["label"], f"`{r['env']}`", r["camera_method"], num(r["seed"])])
         rows[-1] += [num(r["teacher_minutes"]), num(r["camera_minutes"]), num(r["total_minutes"])]
         rows[-1] += [num(r["env_steps"]), num(r["updates"]), num(hit["minutes"]) if hit else "not reached"]
