@@ -833,7 +833,31 @@ def distill_probe(d: Json) -> Rendered:
         f"({st['perturb']:.0%} of its actions perturbed); each variant trained on the frames of the first 85% of "
         f"episodes ({num(st['train_frames'])}), its mean squared error (action units) measured on the other "
         f"{num(st['heldout_frames'])}, other objects and positions; batch {st['batch']}, lr {st['lr']:g}, one "
-        "thread.\n\n" + table(head, rows)
+        "thread."
+    )
+    if "hide_state" in st:
+        hidden = f"`{st['hide_state']}` hidden" if st["hide_state"] else "reading the whole state"
+        body += f" Teacher: `{st['teacher']}`, {hidden}."
+    return body + "\n\n" + table(head, rows), d["date"], d["command"]
+
+
+def teacher_sensitivity(d: Json) -> Rendered:
+    """bench/teacher_sensitivity.py: how far a state teacher's actions move when part of its state changes."""
+    st, teachers = d["settings"], d["teachers"]
+    changes = list(next(iter(teachers.values()))["changes"])
+    head = ["teacher", "hidden", "frames", "moving"] + [f"`{c}`" for c in changes]
+    rows = []
+    for path, t in teachers.items():
+        rows.append([f"`{path}`", f"`{t['hide_state']}`" if t["hide_state"] else "-", num(t["frames"])])
+        moving = t["share_object_moving"]
+        rows[-1] += ["-" if moving is None else f"{moving:.0%}"] + [f"{t['changes'][c]['mse']:.4f}" for c in changes]
+    body = (
+        f"`{st['env']}`, the states of {num(st['episodes'])} teacher episodes ({st['perturb']:.0%} of its actions "
+        "perturbed). Each column: the mean squared change of the teacher's deterministic action (action units, "
+        "mean over the 5 slots) when that part of its state is changed: `zero:` those slots read 0, `move:` the "
+        "object placed that many metres off, `noise:` gaussian noise. *moving*: frames in which the object moves "
+        "faster than 5 cm/s, which no single depth frame shows. Compare with a student's `train/distill_mse`.\n\n"
+        + table(head, rows)
     )
     return body, d["date"], d["command"]
 
@@ -864,7 +888,8 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Where a run's time goes", "profile.json", "train.py under cProfile", profile),
     ("The scripted expert", "expert_success.json", "success over held-out seeds", expert_success),
     ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
-    ("The camera policy", "distill_probe.json", "does the student generalise to unseen episodes?", distill_probe),
+    ("The camera policy", "distill_probe*", "does the student generalise to unseen episodes?", distill_probe),
+    ("The camera policy", "teacher_sensitivity.json", "what the teacher's actions hang on", teacher_sensitivity),
     ("The camera policy", "camera_runs_*", "camera runs and the state policy on the same episodes", camera_runs),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     ("Learning without a teacher", "failure_stages_*", "where the failures stop, per object", failure_stages),
