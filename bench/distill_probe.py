@@ -67,7 +67,7 @@ def main() -> None:
     from sac import SACConfig, SACTrainer
     from sac.distill import load_teacher, teacher_actions, teacher_hide_state
     from sac.networks import random_shift
-    from sac.run.envs import env_spec, make_env
+    from sac.run.envs import env_spec, import_env_module, make_env
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", required=True, help="state checkpoint of --env")
@@ -78,7 +78,9 @@ def main() -> None:
     p.add_argument("--report", type=int, default=1000)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--variant", action="append", required=True, help="ENCODER:SHIFT, e.g. strided:4")
+    p.add_argument(
+        "--variant", action="append", required=True, help="ENCODER:SHIFT[:AUX], e.g. strided:4 or patch:4:1.0"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="an .npz of collected frames: loaded if it exists, else written")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "distill_probe.json")
@@ -99,7 +101,16 @@ def main() -> None:
     held_episodes = int(episodes * 0.85)
     train_idx = np.flatnonzero(data["episode"] < held_episodes)
     held_idx = np.flatnonzero(data["episode"] >= held_episodes)
-    spec = env_spec(make_env(args.env, env_kwargs={"obs_mode": "depth"}), "state")[0]
+    import_env_module(args.env)
+    if args.env.startswith("GraspEnv"):
+        import grasp_env  # noqa: F401  (registers the GraspEnv ids)
+    env = make_env(args.env, env_kwargs={"obs_mode": "depth"})
+    spec = env_spec(env, "state")[0]
+    slot_names = [""] * data["state"].shape[1]
+    for name, sl in env.unwrapped.obs_slices.items():
+        for i in range(*sl.indices(len(slot_names))):
+            slot_names[i] = f"{name}[{i - sl.start}]"
+    env.close()
     rng = np.random.default_rng(args.seed)
 
     def batch(idx: np.ndarray, shift: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -108,34 +119,62 @@ def main() -> None:
             depth = random_shift(depth, shift)
         return {"depth": depth, "proprio": torch.as_tensor(data["proprio"][idx])}, torch.as_tensor(target[idx])
 
+    # What a camera could see of the object (every state slot outside proprio that varies), standardised on the
+    # training frames: the targets of the auxiliary head.
+    seen = np.flatnonzero(data["state"][train_idx].std(0) > 1e-6)
+    seen = seen[~np.isin(seen, np.arange(spec.shape("proprio")[0]))]
+    state_mean = data["state"][train_idx][:, seen].mean(0)
+    state_std = data["state"][train_idx][:, seen].std(0)
+    aux_target = torch.as_tensor((data["state"][:, seen] - state_mean) / state_std)
+
     results = {}
     for variant in args.variant:
-        encoder, shift = variant.split(":")[0], int(variant.split(":")[1])
+        parts = variant.split(":")
+        encoder, shift, aux = parts[0], int(parts[1]), float(parts[2]) if len(parts) > 2 else 0.0
         torch.manual_seed(args.seed)
         policy = SACTrainer(spec, 5, SACConfig(encoder=encoder, lr=args.lr, batch_size=args.batch)).policy_net
-        optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
+        aux_head = torch.nn.Linear(policy.hidden_dim, len(seen))
+        optimizer = torch.optim.Adam([*policy.parameters(), *aux_head.parameters()], lr=args.lr)
         curve, start = [], time.perf_counter()
+
+        def trunk(obs: dict[str, torch.Tensor], policy=policy) -> torch.Tensor:
+            x = torch.relu(policy.linear1(policy.encoder(obs)))
+            return torch.relu(policy.linear2(x))
+
         for step in range(1, args.steps + 1):
-            obs, labels = batch(rng.choice(train_idx, args.batch), shift)
-            loss = ((torch.tanh(policy(obs)[0]) - labels) ** 2).mean()
+            idx = rng.choice(train_idx, args.batch)
+            obs, labels = batch(idx, shift)
+            h = trunk(obs)
+            loss = ((torch.tanh(policy.mean_linear(h)) - labels) ** 2).mean()
+            aux_loss = ((aux_head(h) - aux_target[idx]) ** 2).mean()
+            if aux:
+                loss = loss + aux * aux_loss
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if step % args.report == 0:
                 with torch.no_grad():
                     obs, labels = batch(held_idx)
-                    per_slot = ((torch.tanh(policy(obs)[0]) - labels) ** 2).mean(0).numpy()
+                    h = trunk(obs)
+                    per_slot = ((torch.tanh(policy.mean_linear(h)) - labels) ** 2).mean(0).numpy()
+                    held_aux_slots = ((aux_head(h) - aux_target[held_idx]) ** 2).mean(0).numpy()
+                    held_aux = float(held_aux_slots.mean())
                 curve.append(
                     {
                         "step": step,
                         "train_loss": round(float(loss.detach()), 4),
                         "heldout_mse": round(float(per_slot.mean()), 4),
                         "heldout_mse_per_slot": [round(float(x), 4) for x in per_slot],
+                        "train_aux": round(float(aux_loss.detach()), 4),
+                        "heldout_aux": round(held_aux, 4),
+                        "heldout_aux_per_slot": {
+                            slot_names[i]: round(float(x), 3) for i, x in zip(seen, held_aux_slots)
+                        },
                         "seconds": round(time.perf_counter() - start, 1),
                     }
                 )
                 print(variant, curve[-1], flush=True)
-        results[variant] = {"encoder": encoder, "image_shift": shift, "curve": curve}
+        results[variant] = {"encoder": encoder, "image_shift": shift, "aux_weight": aux, "curve": curve}
     payload = {
         "bench": "distill_probe",
         "date": datetime.date.today().isoformat(),

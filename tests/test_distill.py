@@ -145,7 +145,7 @@ def test_a_distilled_student_finds_the_dot_from_the_image(teacher_path: Path, tm
 
 
 def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
-    from sac.run.config import AUTO_TEACHER, RunConfig, with_camera_method
+    from sac.run.config import AUTO_TEACHER, CAMERA_MINUTES, RunConfig, with_camera_method
 
     state = RunConfig()
     assert with_camera_method(state, {}) == state  # a state run: nothing changes
@@ -164,6 +164,12 @@ def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
     assert mine.sac.teacher == "t.pt"
     # DAgger's teacher does without what one frame cannot show; the SAC methods' critics may read it
     assert dagger.hide_state == "object_lin_vel,object_ang_vel" and asym.hide_state is None and drq.hide_state is None
+    # A camera run has an hour unless told otherwise; a budget the user gives (minutes or steps) is the budget
+    assert dagger.max_minutes == asym.max_minutes == drq.max_minutes == CAMERA_MINUTES == 60.0
+    assert state.max_minutes is None
+    minutes = with_camera_method(RunConfig(obs_mode="depth", max_minutes=5.0), {"max_minutes": 5.0})
+    steps = with_camera_method(RunConfig(obs_mode="depth", total_steps=500), {"total_steps": 500})
+    assert minutes.max_minutes == 5.0 and (steps.max_minutes, steps.total_steps) == (None, 500)
 
 
 def test_a_given_teacher_decides_the_hidden_state_and_another_one_is_refused(tmp_path: Path, teacher_path) -> None:

@@ -26,6 +26,8 @@ AUTO_TEACHER = "auto"
 
 
 DAGGER_HIDDEN = "object_lin_vel,object_ang_vel"
+#: --max-minutes of a camera run unless given: the hour a camera policy on unseen objects is measured in.
+CAMERA_MINUTES = 60.0
 """The state slots a DAgger teacher does without: one depth frame shows no velocity, and a teacher that reads them
 asks for actions no camera student can infer (bench/teacher_sensitivity.py)."""
 
@@ -356,8 +358,10 @@ def camera_settings(method: str) -> dict[str, Any]:
     demonstrations (the expert's episodes are state observations) and uses the ``patch`` encoder: it locates the
     object as well as the costlier ones at a fraction of their FLOPs (bench/encoder_probe.py, and for a distilled
     student bench/distill_probe.py). DAgger shifts its images at random: without it the student memorised its own
-    episodes and did worse on unseen ones as it trained on (bench/distill_probe.py)."""
-    common: dict[str, Any] = {"demos": False, "sac.encoder": "patch"}
+    episodes and did worse on unseen ones as it trained on (bench/distill_probe.py). Every method stops after
+    `CAMERA_MINUTES` unless told otherwise (--max-minutes, --total-steps): the budget a camera run is measured in
+    (docs/CAMERA.md), and without it a run at a camera's pace would take hours to reach the default step count."""
+    common: dict[str, Any] = {"demos": False, "sac.encoder": "patch", "max_minutes": CAMERA_MINUTES}
     if method == "dagger":
         return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0,
                 "sac.image_shift": 4, "hide_state": DAGGER_HIDDEN}  # fmt: skip
@@ -375,6 +379,8 @@ def with_camera_method(cfg: RunConfig, given: dict[str, Any]) -> RunConfig:
     if cfg.obs_mode == "state" or cfg.resume:
         return cfg
     settings = {k: v for k, v in camera_settings(cfg.camera_method).items() if k not in given}
+    if "total_steps" in given:  # a step budget the user set is the budget
+        settings.pop("max_minutes", None)
     return replace_paths(cfg, settings)
 
 
