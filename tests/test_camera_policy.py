@@ -107,32 +107,7 @@ def _flipped(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 # -- export ----------------------------------------------------------------------------------------------------
 
-_ORT_ONLY = """
-import json, sys
-import numpy as np
-import onnxruntime as ort
-model, obs_file, out_file = sys.argv[1:]
-meta = json.load(open(model + ".meta.json"))
-options = ort.SessionOptions()
-options.intra_op_num_threads = 1
-session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-names, (out,) = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-assert names == list(meta["inputs"]) and [out] == list(meta["outputs"]), (names, out)
-data = np.load(obs_file)
-results = []
-for k in range(2):  # two sets of observations
-    feed = {name: data[f"{k}.{name}"] for name in names}
-    batch = session.run([out], feed)[0]
-    one = np.concatenate([session.run([out], {n: v[i : i + 1] for n, v in feed.items()})[0] for i in range(5)])
-    np.testing.assert_array_equal(one, batch[:5])  # the batch dimension is dynamic: 1 row or many
-    results.append(batch)
-np.save(out_file, np.stack(results))
-embedded = json.loads(session.get_modelmeta().custom_metadata_map["grasp_sac.meta"])
-assert embedded == meta, "the file carries the same metadata as its meta.json"
-loaded = sorted(m for m in ("torch", "sac", "grasp_env", "train", "gymnasium") if m in sys.modules)
-inputs = {i.name: [i.type, i.shape] for i in session.get_inputs()}
-print(json.dumps({"loaded": loaded, "inputs": inputs}))
-"""
+ORT_ONLY = Path(__file__).with_name("ort_only.py")
 
 
 def test_the_onnx_file_acts_like_the_checkpoint_on_the_envs_images_with_onnxruntime_alone(
@@ -142,7 +117,7 @@ def test_the_onnx_file_acts_like_the_checkpoint_on_the_envs_images_with_onnxrunt
     np.savez(tmp_path / "obs.npz", **{f"{k}.{name}": obs[name] for k, obs in enumerate(sets) for name in obs})
     # -I: no PYTHONPATH, no user site, no current folder: the project cannot be imported, only what is installed
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", _ORT_ONLY, str(exported["onnx"]), str(tmp_path / "obs.npz"),
+        [sys.executable, "-I", str(ORT_ONLY), str(exported["onnx"]), str(tmp_path / "obs.npz"),
          str(tmp_path / "act.npy")],
         cwd=tmp_path, capture_output=True, text=True, timeout=180,
     )  # fmt: skip

@@ -64,46 +64,26 @@ def _policy(checkpoint: Path):
 
 # -- ONNX, run by onnxruntime alone --------------------------------------------------------------------------
 
-_ORT_ONLY = """
-import json, sys
-import numpy as np
-import onnxruntime as ort
-model, obs_file, out_file = sys.argv[1:]
-meta = json.load(open(model + ".meta.json"))
-options = ort.SessionOptions()
-options.intra_op_num_threads = 1
-session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-(name,), (out,) = [i.name for i in session.get_inputs()], [o.name for o in session.get_outputs()]
-assert [name] == list(meta["inputs"]) and [out] == list(meta["outputs"]), (name, out)
-obs = np.load(obs_file)
-batch = session.run([out], {name: obs})[0]
-one = np.concatenate([session.run([out], {name: obs[i : i + 1]})[0] for i in range(5)])
-np.testing.assert_array_equal(one, batch[:5])  # the batch dimension is dynamic: 1 row or many
-np.save(out_file, batch)
-embedded = json.loads(session.get_modelmeta().custom_metadata_map["grasp_sac.meta"])
-assert embedded == meta, "the file carries the same metadata as its meta.json"
-loaded = sorted(m for m in ("torch", "sac", "grasp_env", "train", "gymnasium") if m in sys.modules)
-print(json.dumps({"loaded": loaded, "inputs": [i.shape for i in session.get_inputs()]}))
-"""
+ORT_ONLY = Path(__file__).with_name("ort_only.py")
 
 
 def test_onnx_file_gives_the_checkpoints_actions_with_onnxruntime_alone(
     exported: dict[str, Path], grasp_checkpoint: Path, tmp_path: Path
 ) -> None:
     obs = _observations("GraspEnv-v0", 300)
-    np.save(tmp_path / "obs.npy", obs)
+    np.savez(tmp_path / "obs.npz", **{"0.obs": obs})
     # -I: no PYTHONPATH, no user site, no current folder: the project cannot be imported, only what is installed
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", _ORT_ONLY, str(exported["onnx"]), str(tmp_path / "obs.npy"),
+        [sys.executable, "-I", str(ORT_ONLY), str(exported["onnx"]), str(tmp_path / "obs.npz"),
          str(tmp_path / "act.npy")],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["loaded"] == [], f"the ONNX consumer imported {report['loaded']}"
-    assert report["inputs"] == [["n", grasp_env.OBS_DIM]]
+    assert report["inputs"] == {"obs": ["tensor(float)", ["n", grasp_env.OBS_DIM]]}
     expected = _policy(grasp_checkpoint).get_action(obs, deterministic=True)
-    actions = np.load(tmp_path / "act.npy")
+    actions = np.load(tmp_path / "act.npy")[0]
     assert actions.shape == (300, 5) and actions.dtype == np.float32
     assert np.abs(actions - expected).max() <= 1e-5
     assert np.abs(expected).max() > 0.1, "the actions are not all near zero (the comparison means something)"
