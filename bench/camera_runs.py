@@ -54,7 +54,7 @@ def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
         cmd = [sys.executable, str(ROOT / "train.py"), "eval", "--checkpoint", str(best), "--episodes", str(episodes)]
         subprocess.run([*cmd, "--out", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     result = json.loads(out.read_text())
-    keep = ("episodes", "success_rate", "mean_return", "env_kwargs")
+    keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
     return {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
 
 

@@ -23,7 +23,9 @@ object_lin_vel      17-19   object linear velocity (of its centre of mass)
 object_ang_vel      20-22   object angular velocity
 object_to_hand      23-25   hand_pos - object_pos
 object_size         26-28   box extents along its x, y, z: long side, short side (at most 6 cm), height
-grasp_yaw_error     29      hand yaw change to close across the box's short side (a half-turn symmetry)
+grasp_yaw_error     29      hand yaw change to the nearest yaw that closes across the box's short side (a
+                            half-turn symmetry), or across either side when the long one fits the fingers too
+                            (at most 6.5 cm: a quarter-turn symmetry)
 ==================  ======  ===============================================================================
 """
 

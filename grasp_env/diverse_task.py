@@ -7,10 +7,12 @@ env's widest range) and a lateral friction in [0.8, 1.2], as in `grasp_env.task`
 pose (`objects`), turned by the yaw about the vertical. Its size is fixed per object (the scale rule of
 `objects`): the 800 training shapes replace the four-shape env's size randomisation.
 
-Everything the task reports refers to the object's oriented bounding box: its centre (reach, lift), its axes
-(x the long horizontal side, y the short one, z up at rest). A grasp closes across the short side, so the grasp
-yaw repeats every half turn; "upright" means the box's z axis within 40 degrees of the vertical. Success, failure
-and the staged reward are `TableTask`'s, identical to the four-shape env's.
+Everything the task reports refers to the object's oriented bounding box: its centre (reach, lift), its axes (x the
+long horizontal side, y the short one, z up at rest). A grasp closes across the short side, so the grasp yaw repeats
+every half turn; a box whose long side also fits the fingers with room to spare (`SQUARE_LONG_MAX`) closes across
+either side, so its grasp yaw repeats every quarter turn (`grasp_period`). "upright" means the box's z axis within
+40 degrees of the vertical. Success, failure and the staged reward are `TableTask`'s, identical to the four-shape
+env's.
 
 Meshes are parsed once per physics world: the first episode with an object creates its collision shape (and,
 when rendering, its visual shape) and keeps the shape id; every later episode with that object only builds a
@@ -31,6 +33,12 @@ from grasp_env.task import FRICTION_RANGE, OBJECT_X_RANGE, OBJECT_Y_RANGE, Table
 
 MASS_RANGE = (0.05, 0.25)  # kg
 GRASP_PERIOD = math.pi  # a box grasped across its short side: the same grasp every half turn
+SQUARE_LONG_MAX = 0.065  # m: a box's long side up to this fits the 8 cm opening with 7.5 mm per finger to spare
+"""A box whose long side is at most this is grasped across either side (a quarter-turn symmetry). Without it the
+two sides of a nearly square box (6.1 x 6.0 cm) were told apart by a millimetre: a state policy learned the
+arbitrary one, and a camera policy that cannot see a millimetre averaged its two turns to none and stalled above
+the object (bench/results/camera_runs_diverse-default_2026-12-07.json: per object, the nearly square test
+objects failed most)."""
 PLACE_CLEARANCE = 0.001  # m between the resting face and the table when placed (no initial penetration)
 
 Quat = tuple[float, float, float, float]
@@ -187,9 +195,16 @@ class DiverseGraspTask(TableTask):
         ox, oy, oz = quat_rotate(quat, self._centre_in_body)
         return (pos[0] + ox, pos[1] + oy, pos[2] + oz), quat_multiply(quat, self._box_in_body), lin, ang
 
+    @property
+    def grasp_period(self) -> float:
+        """The yaw period of the current object's grasps: a half turn (across the short side), or a quarter turn
+        when the long side fits the fingers too (`SQUARE_LONG_MAX`)."""
+        return 0.5 * GRASP_PERIOD if self.size[0] <= SQUARE_LONG_MAX else GRASP_PERIOD
+
     def grasp_yaw_error(self, hand_yaw: float, object_yaw: float) -> float:
-        """Hand yaw change to close across the box's short side (`object_yaw`: heading of its long side)."""
-        return grasp_yaw_error(hand_yaw, object_yaw, GRASP_PERIOD)
+        """Hand yaw change to the nearest yaw that closes across a side the fingers fit (`object_yaw`: heading
+        of the long side; `grasp_period`)."""
+        return grasp_yaw_error(hand_yaw, object_yaw, self.grasp_period)
 
     def upright_cos(self, quat: tuple[float, float, float, float]) -> float:
         """Cosine of the tilt of the box's z axis (its vertical when resting) from the vertical."""

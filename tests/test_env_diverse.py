@@ -166,6 +166,32 @@ def test_objects_rest_where_they_are_placed(env: DiverseGraspEnv) -> None:
         assert np.linalg.norm(obs[s["object_lin_vel"]]) < 0.05, index
 
 
+def test_grasp_yaw_error_has_a_quarter_turn_symmetry_exactly_when_both_sides_fit_the_fingers(
+    env: DiverseGraspEnv,
+) -> None:
+    from grasp_env.diverse_task import SQUARE_LONG_MAX
+
+    s = DIVERSE_OBS_SLICES
+    val = [object_table()[i] for i in split_objects("val")]
+    square = next(g for g in val if g.box_size[0] <= SQUARE_LONG_MAX)
+    long = next(g for g in val if g.box_size[0] > SQUARE_LONG_MAX + 0.01)
+    for geometry, bound in ((square, np.pi / 4), (long, np.pi / 2)):
+        errors = []
+        for seed in range(12):  # yaws over a full turn
+            obs, _ = env.reset(seed=seed, options={"object_type": object_name(geometry.index)})
+            hand_yaw = np.arctan2(*obs[s["hand_yaw"]])
+            box_yaw = np.arctan2(obs[s["object_x_axis"]][1], obs[s["object_x_axis"]][0])
+            error = float(obs[s["grasp_yaw_error"]][0])
+            # the hand yaw it asks for closes the fingers (along the hand's y) across the short side or, for a
+            # square box, across either side: a whole number of periods from the long side's heading
+            period = np.pi / 2 if bound < 1 else np.pi
+            turns = (hand_yaw + error - box_yaw) / period
+            assert abs(turns - round(turns)) < 1e-4, (geometry.index, seed)
+            errors.append(abs(error))
+        assert max(errors) <= bound + 1e-5, geometry.index  # the nearest such yaw (the hand starts near yaw 0)
+        assert max(errors) > 0.6 * bound, geometry.index  # and the yaws drawn do reach most of the range
+
+
 # -------------------------------------------------------------------------------------- determinism, lifecycle
 def test_same_seed_same_trajectory_whatever_came_before(env: DiverseGraspEnv) -> None:
     actions = random_actions(30)
