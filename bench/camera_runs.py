@@ -28,6 +28,8 @@ from typing import Any
 
 from run_files import read_evals
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.85
 
@@ -55,7 +57,25 @@ def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
         subprocess.run([*cmd, "--out", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     result = json.loads(out.read_text())
     keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
-    return {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
+    found = {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
+    if result.get("per_object"):
+        found["by_footprint"] = by_footprint(result["per_object"])
+    return found
+
+
+def by_footprint(per_object: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Successes and episodes of the GraspEnv-Diverse-v0 objects whose box is nearly square (long side at most
+    `SQUARE_LONG_MAX`: grasped across either side) and of the others."""
+    from grasp_env.diverse_task import SQUARE_LONG_MAX
+    from grasp_env.objects import object_name, object_table
+
+    long_side = {object_name(g.index): g.box_size[0] for g in object_table()}
+    out = {"square": {"successes": 0, "episodes": 0}, "elongated": {"successes": 0, "episodes": 0}}
+    for name, tally in per_object.items():
+        group = out["square" if long_side[name] <= SQUARE_LONG_MAX else "elongated"]
+        group["successes"] += tally["successes"]
+        group["episodes"] += tally["episodes"]
+    return out
 
 
 def camera_run(label: str, run_dir: Path, state_dir: Path | None, episodes: int) -> dict[str, Any]:

@@ -748,6 +748,13 @@ def export_latency(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def footprints(split: dict[str, dict[str, int]] | None) -> str:
+    """``square s/n, elongated s/n`` of bench/camera_runs.py's ``by_footprint``, or a dash."""
+    if not split:
+        return "-"
+    return " / ".join(f"{g['successes']}/{g['episodes']}" for g in (split["square"], split["elongated"]))
+
+
 def camera_runs(d: Json) -> Rendered:
     """bench/camera_runs.py: camera-policy runs, their clock, and the state policy on the same held-out episodes."""
     rows = []
@@ -759,16 +766,19 @@ def camera_runs(d: Json) -> Rendered:
         rows[-1] += [rate(r["best_eval"]), f"**{rate(held.get('success_rate'))}** ({num(held.get('episodes'))})"]
         rows[-1] += [f"{rate(state.get('success_rate'))} ({num(state.get('episodes'))})" if state else "-"]
         rows[-1] += [rate((r["heldout"] or {}).get("success_rate"))]
+        rows[-1] += [footprints(held.get("by_footprint")), footprints(state.get("by_footprint"))]
     head = ["run", "env", "method", "seed", "teacher min", "camera min", "total min", "env steps", "updates"]
     head += [f"first eval >= {d['target']:g} (min)", "best eval", "camera, test", "state policy, same episodes"]
-    head += ["camera, run's held-out"]
+    head += ["camera, run's held-out", "camera, square / elongated", "state, square / elongated"]
     body = (
         "Each camera policy's best.pt as `train.py eval` plays it (200 episodes of the run's held-out seed block; for "
         "`GraspEnv-Diverse-v0` on the 99 test objects), camera and proprioception only; beside it the state policy "
         "(the DAgger teacher, or the state run named) on the same episodes. *Best eval* is the best of the run's "
         "periodic evaluations (30 episodes; the validation objects for `GraspEnv-Diverse-v0`), and the last column "
         "the run's own held-out evaluation of best.pt (held-out seeds, but the validation objects for "
-        "`GraspEnv-Diverse-v0`). Minutes count from the run's start, the teacher's training included."
+        "`GraspEnv-Diverse-v0`). Minutes count from the run's start, the teacher's training included. The last two "
+        "columns split the test episodes of `GraspEnv-Diverse-v0` by the object's box: nearly square (long side at "
+        "most 6.5 cm, grasped across either side) or elongated; successes / episodes."
         f"\n\n{table(head, rows)}"
     )
     return body, d["date"], d["command"] or d["collected_by"]
