@@ -6,7 +6,10 @@ each with the teacher's deterministic action, and trains a fresh camera policy p
 `sac.networks.IMAGE_ENCODERS`, DrQ random shift in pixels) by regression of its squashed mean onto the labels, as
 `sac.distill.distill_step` does, on the frames of the first 85% of episodes. Reports the mean squared error per
 action slot on the frames of the other episodes (other objects and positions) every ``--report`` steps, and the
-training loss. What it answers: does the student generalise to unseen episodes, or memorise its own?
+training loss. ``ENCODER:SHIFT:AUX`` adds a linear head on the policy's last hidden layer that regresses the object's
+state slots (every varying slot outside the proprioception, standardised on the training frames) with weight AUX;
+every variant reports that head's held-out error per slot, so it also says how well the features locate the
+object. What it answers: does the student generalise to unseen episodes, or memorise its own?
 
     python bench/distill_probe.py --teacher runs/NAME/best.pt --env GraspEnv-Diverse-v0 \\
         --variant strided:0 --variant strided:4 --variant patch:0 --variant patch:4
