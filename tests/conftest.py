@@ -5,16 +5,32 @@ seconds (added here, as an explicit ``@pytest.mark.timeout``). Its signal method
 Python's GIL (a deadlocked ``pybullet.connect(GUI)`` is one: grasp_env/display.py), so a backstop that needs no GIL
 stands behind it: `faulthandler` dumps every thread's stack and ends the session ``timeout_backstop_grace`` seconds
 after the test's deadline. tests/test_timeouts.py checks both.
+
+Ray: every process of the session shares one auth token. Since Ray 2.5x a cluster that finds a token turns token
+authentication on, and a client reads whether to send one when it first imports ray. Without a token here, the
+session's `ray start` (tests/test_ray.py) wrote ``~/.ray/auth_token``, and the clusters started after it required a
+token that this process, having imported ray before, never sent: on a fresh machine the cluster tests failed. A
+token for the session in the environment (``RAY_AUTH_TOKEN``, inherited by every node the tests start), set before
+any import of ray, keeps both sides in token mode from the start; one the user has is kept.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import os
+import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 
 import pytest
+
+from sac.run.ray import prepare_client_auth
+
+if not (os.environ.get("RAY_AUTH_MODE") or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+    if not (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+prepare_client_auth()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
