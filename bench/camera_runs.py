@@ -28,9 +28,8 @@ from typing import Any
 
 from run_files import read_evals
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # grasp_env, for the objects' boxes
 TARGET = 0.85
 
 

@@ -37,8 +37,6 @@ def collect(
     from sac.run.envs import import_env_module
 
     import_env_module(env_id)
-    if env_id.startswith("GraspEnv"):
-        import grasp_env  # noqa: F401  (registers the GraspEnv ids)
     hidden = {"hide_state": hide_state} if hide_state else {}
     env = gym.make(env_id.split(":")[-1], obs_mode="depth", disable_env_checker=True, **hidden)
     rng = np.random.default_rng(seed)
@@ -67,10 +65,11 @@ def collect(
 
 
 def main() -> None:
+    import grasp_env  # noqa: F401  (registers the GraspEnv ids, for collecting and for the spec)
     from sac import SACConfig, SACTrainer
     from sac.distill import load_teacher, teacher_actions, teacher_hide_state
     from sac.networks import random_shift
-    from sac.run.envs import env_spec, import_env_module, make_env
+    from sac.run.envs import env_spec, make_env
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--teacher", required=True, help="state checkpoint of --env")
@@ -104,9 +103,6 @@ def main() -> None:
     held_episodes = int(episodes * 0.85)
     train_idx = np.flatnonzero(data["episode"] < held_episodes)
     held_idx = np.flatnonzero(data["episode"] >= held_episodes)
-    import_env_module(args.env)
-    if args.env.startswith("GraspEnv"):
-        import grasp_env  # noqa: F401  (registers the GraspEnv ids)
     env = make_env(args.env, env_kwargs={"obs_mode": "depth"})
     spec = env_spec(env, "state")[0]
     slot_names = [""] * data["state"].shape[1]

@@ -20,16 +20,14 @@ import faulthandler
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import IO
 
 import pytest
 
-from sac.run.ray import prepare_client_auth
+from sac.run.ray import auth_token_available, prepare_client_auth
 
-if not (os.environ.get("RAY_AUTH_MODE") or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
-    if not (Path.home() / ".ray" / "auth_token").is_file():
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+if not os.environ.get("RAY_AUTH_MODE") and not auth_token_available():
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 prepare_client_auth()
 
 

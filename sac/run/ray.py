@@ -57,16 +57,23 @@ def prepare_client_auth() -> None:
     the mode when it is imported, so this must run before the first ``import ray`` (:func:`require_ray` does).
     """
     import os
-    from pathlib import Path
 
     if os.environ.get("RAY_AUTH_MODE"):
         return  # the user decided
-    if (
+    if auth_token_available():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def auth_token_available() -> bool:
+    """Whether Ray would find an auth token: ``RAY_AUTH_TOKEN[_PATH]`` or ``~/.ray/auth_token``."""
+    import os
+    from pathlib import Path
+
+    return bool(
         os.environ.get("RAY_AUTH_TOKEN")
         or os.environ.get("RAY_AUTH_TOKEN_PATH")
         or (Path.home() / ".ray" / "auth_token").is_file()
-    ):
-        os.environ["RAY_AUTH_MODE"] = "token"
+    )
 
 
 def require_ray() -> Any:
