@@ -603,11 +603,20 @@ def time_to_target(d: Json) -> Rendered:
             f"{v['resolution_median']:.0%}" if v["resolution_median"] else "-",
             f"{v[ratio_key]:.2f}" if v.get(ratio_key) else "-", rate(statistics.median(held)) if held else "-",
         ])  # fmt: skip
+        tested = [r["test_success"] for r in d["runs"] if r["variant"] == name and r.get("test_success") is not None]
+        if any(r.get("test_success") is not None for r in d["runs"]):
+            rows[-1].append(rate(statistics.median(tested)) if tested else "-")
     head = ["variant", "reached", f"time to {d['target']} (m:ss), median (min-max)", "learning time (m:ss)",
             "env steps", "evaluation time (median)", "start-up (median)", "eval interval / time",
             f"time ratio to {names[0]}", "held-out (median)"]  # fmt: skip
+    run_head = ["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"]
     runs = [[r["variant"], str(r["seed"]), mss(r["time_s"]) if r["solved"] else "not reached", num(r["env_steps"]),
              rate(r.get("heldout_success")), rate(r["best_eval_success"])] for r in d["runs"]]  # fmt: skip
+    if any(r.get("test_success") is not None for r in d["runs"]):  # an env with a test split
+        head.append("test objects (median)")
+        run_head.append("test objects")
+        for row, r in zip(runs, d["runs"]):
+            row.append(rate(r.get("test_success")))
     speed = d["machine"].get("matmul_gflops_one_thread_at_start")
     intervals = d.get("eval_every_by_variant") or {}
     every = num(d["eval_every"])
@@ -617,10 +626,11 @@ def time_to_target(d: Json) -> Rendered:
         f"\n\nSeeds {d['seeds']}, cap {d['max_minutes']} minutes per run, evaluations every {every} "
         "env steps; a run's time is from its start to its first confirmed evaluation at the target, learning time "
         "is that minus the evaluations' time; env steps of a run that did not reach the target count as above "
-        "every reached value. Held-out: best.pt on the run's held-out seeds."
+        "every reached value. Held-out: best.pt on the run's held-out seeds"
+        + ("; test objects: the same seeds on the env's test split (`train.py eval`)." if len(head) > 10 else ".")
         + (f" One-thread matmul at the start: {speed:.1f} GFLOP/s." if speed else "")
         + "\n\n"
-        + table(["variant", "seed", "time (m:ss)", "env steps", "held-out", "best evaluation"], runs)
+        + table(run_head, runs)
     )
     if d.get("note"):
         body += "\n\n" + d["note"]

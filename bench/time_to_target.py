@@ -108,13 +108,57 @@ def protocol_flags(flags: list[str], seed: int, args: argparse.Namespace) -> lis
     return protocol
 
 
+SB3 = "@sb3"
+"""A variant whose flags start with this runs Stable-Baselines3's SAC (bench/sb3_sac.py, the rest of its flags
+are that script's) under the same protocol, instead of train.py."""
+
+
+def common_env(common: list[str]) -> list[str]:
+    """The ``--env`` of the flags every variant gets, for a variant that is not train.py (nothing else of them
+    applies to it)."""
+    for i, flag in enumerate(common):
+        if flag == "--env" and i + 1 < len(common):
+            return ["--env", common[i + 1]]
+        if flag.startswith("--env="):
+            return [flag]
+    return []
+
+
+def run_command(flags: list[str], seed: int, args: argparse.Namespace, run_dir: Path) -> tuple[list[str], str]:
+    """The command of one run of a variant, and the command a reader reruns it with."""
+    common = shlex.split(args.common)
+    if flags[:1] == [SB3]:
+        protocol = [
+            "--seed", str(seed), "--max-minutes", str(args.max_minutes), "--target-success", str(args.target),
+            "--plateau-evals", "0", "--heldout-episodes", str(args.heldout_episodes),
+            "--eval-every", str(own_eval_every(flags, args.eval_every)),
+        ]  # fmt: skip
+        script_args = [*common_env(common), *drop_eval_every(flags[1:]), *protocol]
+        cmd = [sys.executable, "bench/sb3_sac.py", *script_args, "--run-dir", str(run_dir)]
+        return cmd, "python bench/sb3_sac.py " + shlex.join(script_args)
+    train_args = [*(["--no-demos"] if args.no_demos else []), *common, *flags, *protocol_flags(flags, seed, args)]
+    cmd = [sys.executable, "train.py", *train_args, "--run-dir", str(run_dir), "--no-progress"]
+    return cmd, "python train.py " + shlex.join(train_args)
+
+
+def drop_eval_every(flags: list[str]) -> list[str]:
+    """``flags`` without ``--eval-every N`` (the protocol passes the variant's own once)."""
+    out, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag == "--eval-every":
+            skip = True
+        elif not flag.startswith("--eval-every="):
+            out.append(flag)
+    return out
+
+
 def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
     run_dir = runs_dir / f"{name}-s{seed}"
     if run_dir.exists():
         raise SystemExit(f"{run_dir} exists: move it away (results are never overwritten silently)")
-    common = ["--no-demos"] if args.no_demos else []
-    train_args = [*common, *shlex.split(args.common), *flags, *protocol_flags(flags, seed, args)]
-    cmd = [sys.executable, "train.py", *train_args, "--run-dir", str(run_dir), "--no-progress"]
+    cmd, command = run_command(flags, seed, args, run_dir)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     process_s = time.perf_counter() - t0
@@ -132,7 +176,7 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
     return {
         "variant": name,
         "seed": seed,
-        "command": "python train.py " + shlex.join(train_args),
+        "command": command,
         "solved": solved,
         "time_s": time_s,
         "learning_s": time_s - eval_s if solved else None,
@@ -143,11 +187,31 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
         "resolution": statistics.median(gaps) / time_s if gaps and solved else None,
         "best_eval_success": summary["best_eval_success"],
         "heldout_success": (summary.get("heldout") or {}).get("success_rate"),
+        "test_success": test_success(run_dir, summary, args.heldout_episodes),
         "q_loss_growth": q_loss_growth(q_losses(read_scalars(run_dir))),
         "process_s": process_s,
         "settings": settings_of(summary["config"]),
         "curve": [(e["env_steps"], e["wall_time_s"], e["episodes"], e["success_rate"]) for e in evals],
     }
+
+
+def test_success(run_dir: Path, summary: dict[str, Any], episodes: int) -> float | None:
+    """best.pt (or best.zip) on the held-out seeds with the env's test split (GraspEnv-Diverse-v0's test objects),
+    as ``train.py eval`` plays it; None for envs without a test split or runs without a held-out evaluation."""
+    if not episodes:
+        return None
+    if "test" in summary:  # bench/sb3_sac.py evaluated it
+        return (summary["test"] or {}).get("success_rate")
+    sys.path.insert(0, str(ROOT))
+    from train import env_support
+
+    best = run_dir / "best.pt"
+    if not env_support(summary["config"]["env"]).test_kwargs or not best.is_file():
+        return None
+    out = run_dir / "best.test.json"
+    cmd = [sys.executable, "train.py", "eval", "--checkpoint", str(best), "--episodes", str(episodes)]
+    subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return json.loads(out.read_text())["success_rate"]
 
 
 def _stats(values: list[float | None], n: int) -> dict[str, Any]:
