@@ -16,7 +16,7 @@ from typing import Any
 SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm", "encoder", "encoder_features", "actor_keys", "critic_keys")
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
 
-ENCODERS = ("strided", "patch", "drq")
+ENCODERS = ("strided", "patch", "drq", "keypoints")
 """Values of ``SACConfig.encoder``: the keys of ``sac.networks.IMAGE_ENCODERS`` (this module does not import torch)."""
 
 LEGACY_ENCODER = "drq"
@@ -37,7 +37,8 @@ class SACConfig:
     encoder: str = "strided"
     """Dict observations: the conv stack of each image key's CNN encoder (``sac.networks.IMAGE_ENCODERS``): strided
     (convs 16, 32, 32, 3x3 stride 2), patch (4x4 patches to 16 channels, one conv 32 3x3 stride 2: cheaper still,
-    coarse on small images) or drq (conv 32 3x3 stride 2, two convs 32 3x3: SAC-AE / DrQ).
+    coarse on small images), drq (conv 32 3x3 stride 2, two convs 32 3x3: SAC-AE / DrQ) or keypoints (the patches,
+    one conv 32 3x3 stride 1, then a spatial softmax: each channel's expected image position).
     bench/image_update_speed.py measures their FLOPs and updates/s, bench/encoder_probe.py how well each locates
     the object in GraspEnv's depth images."""
     encoder_features: int = 50

@@ -39,13 +39,37 @@ IMAGE_ENCODERS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "drq": ((32, 3, 2), (32, 3, 1), (32, 3, 1)),
     "strided": ((16, 3, 2), (32, 3, 2), (32, 3, 2)),
     "patch": ((16, 4, 4), (32, 3, 2)),
+    "keypoints": ((16, 4, 4), (32, 3, 1)),
 }
 """The conv stacks `ImageEncoder` can build, ``(out_channels, kernel, stride)`` per layer, no padding, a ReLU after
 each. ``drq``: SAC-AE / DrQ (Yarats et al. 2021), one stride-2 conv then stride-1 convs at nearly full resolution
 (64 -> 31 -> 29 -> 27). ``strided``: stride 2 all the way (64 -> 31 -> 15 -> 7), each layer a quarter of the
 previous one's positions. ``patch``: non-overlapping 4x4 patches, each mapped to 16 channels (a linear layer per
-patch, which can keep all 16 pixels), then one stride-2 conv (64 -> 16 -> 7). bench/image_update_speed.py measures
-each one's FLOPs and updates/s; bench/encoder_probe.py what each resolves in GraspEnv's depth images."""
+patch, which can keep all 16 pixels), then one stride-2 conv (64 -> 16 -> 7). ``keypoints``: the same patches, one
+stride-1 conv (64 -> 16 -> 14), then a spatial softmax (`SpatialSoftmax`, the stacks of `SPATIAL_SOFTMAX`): each
+channel becomes the expected position of its activation, a keypoint located more finely than its grid.
+bench/image_update_speed.py measures each one's FLOPs and updates/s; bench/encoder_probe.py what each resolves in
+GraspEnv's depth images."""
+
+SPATIAL_SOFTMAX = frozenset({"keypoints"})
+"""Conv stacks of `IMAGE_ENCODERS` whose last conv (no ReLU after it) feeds a `SpatialSoftmax`, not a flatten."""
+
+
+class SpatialSoftmax(nn.Module):
+    """``(n, C, H, W)`` -> ``(n, 2C)``: per channel, the expected image position ``(x, y)``, each in [-1, 1], under a
+    softmax over its ``H * W`` activations with a learned temperature (the spatial soft-argmax of Levine et al.
+    2016): a feature point a linear layer can read off, finer than the conv's grid."""
+
+    def __init__(self, height: int, width: int) -> None:
+        super().__init__()
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs.flatten(), ys.flatten()], dim=1))  # (H * W, 2)
+        self.log_temperature = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        attention = torch.softmax(x.reshape(n, c, h * w) / self.log_temperature.exp(), dim=-1)
+        return (attention @ self.grid).reshape(n, 2 * c)
 
 
 class ImageEncoder(nn.Module):
@@ -62,9 +86,13 @@ class ImageEncoder(nn.Module):
         for channels, kernel, stride in IMAGE_ENCODERS[arch]:
             layers += [nn.Conv2d(c, channels, kernel, stride=stride), nn.ReLU(inplace=True)]
             c = channels
+        if arch in SPATIAL_SOFTMAX:
+            layers.pop()  # the softmax wants the conv's signed output
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
-            n_flat = self.convs(torch.zeros(1, *shape)).numel()
+            out = self.convs(torch.zeros(1, *shape))
+        self.keypoints = SpatialSoftmax(*out.shape[-2:]) if arch in SPATIAL_SOFTMAX else None
+        n_flat = 2 * out.shape[1] if self.keypoints is not None else out.numel()
         self.linear = nn.Linear(n_flat, features)
         self.norm = nn.LayerNorm(features)
         self.shape = tuple(shape)
@@ -81,11 +109,14 @@ class ImageEncoder(nn.Module):
                 if isinstance(layer, nn.Conv2d):
                     macs += y.numel() * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1]
                 x = y
+        if self.keypoints is not None:
+            macs += 2 * x.numel()  # each activation's weight times its (x, y)
         return 2 * (macs + self.linear.in_features * self.linear.out_features)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = self.convs(image.float() / 255.0)
-        return torch.tanh(self.norm(self.linear(x.flatten(1))))
+        x = self.keypoints(x) if self.keypoints is not None else x.flatten(1)
+        return torch.tanh(self.norm(self.linear(x)))
 
 
 class ObsEncoder(nn.Module):

@@ -19,7 +19,7 @@ import grasp_env
 import train
 from sac import SACConfig, SACTrainer
 from sac.export import META_KEY, meta_path
-from sac.networks import IMAGE_ENCODERS
+from sac.networks import IMAGE_ENCODERS, SpatialSoftmax
 from sac.run.config import RunConfig
 from sac.run.envs import env_spec, eval_seed
 from sac.run.play import play_block, with_insets
@@ -202,6 +202,9 @@ def test_every_image_encoder_exports(encoder: str, observations: dict[str, np.nd
     policy = SACTrainer(spec, 5, SACConfig(hidden_dim=32, encoder=encoder)).policy_net
     with torch.no_grad():
         policy.mean_linear.weight.mul_(50.0)
+        for module in policy.modules():  # a sharp softmax, so that keypoints move with the image at initialisation
+            if isinstance(module, SpatialSoftmax):
+                module.log_temperature.fill_(-4.0)
     inputs, dtypes = {k: spec.shape(k) for k in INPUTS}, {"depth": "uint8", "proprio": "float32"}
     expected = policy.get_action(observations, deterministic=True)
     onnx, _ = export_policy(policy, tmp_path / "p.onnx", "onnx", {}, inputs, dtypes)

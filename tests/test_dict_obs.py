@@ -228,6 +228,20 @@ def test_encoder_shapes(size: int, arch: str) -> None:
     assert enc.out_dim == 57 and enc(obs_batch(spec, 4)).shape == (4, 57)
 
 
+def test_spatial_softmax_finds_the_peak_of_each_channel() -> None:
+    from sac.networks import SpatialSoftmax
+
+    soft = SpatialSoftmax(5, 9)
+    x = torch.zeros(2, 3, 5, 9)
+    x[0, 0, 4, 0] = x[0, 1, 0, 8] = x[1, 2, 2, 4] = 100.0  # one sharp peak per channel, else flat
+    points = soft(x).reshape(2, 3, 2)
+    assert torch.allclose(points[0, 0], torch.tensor([-1.0, 1.0])) and torch.allclose(
+        points[0, 1], torch.tensor([1.0, -1.0])
+    )
+    assert torch.allclose(points[1, 2], torch.zeros(2), atol=1e-6)
+    assert torch.allclose(points[0, 2], torch.zeros(2), atol=1e-6)  # a flat channel: the centre
+
+
 def test_the_config_offers_exactly_the_encoders_the_networks_build() -> None:
     assert set(ENCODERS) == set(IMAGE_ENCODERS) and SACConfig().encoder in ENCODERS
     with pytest.raises(ValueError, match="--encoder must be one of"):
