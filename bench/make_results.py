@@ -901,7 +901,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("The env", "camera_placement.json", "where the depth camera sees the object", camera_placement),
     ("The env", "camera_speed.json", "a depth step against a state step", camera_speed),
     ("Learning from pixels", "image_update_speed_*", "a learner step per image encoder", image_update_speed),
-    ("Learning from pixels", "encoder_probe.json", "does a cheap encoder see the object?", encoder_probe),
+    ("Learning from pixels", "encoder_probe*", "does a cheap encoder see the object?", encoder_probe),
     ("Deployment", "export_latency.json", "per-action latency of the exported policy", export_latency),
     ("Deployment", "export_latency_camera.json", "per-action latency of an exported camera policy", export_latency),
     ("The replay buffer", "replay_speed.json", "in-process and through the Manager proxy", replay_speed),
