@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from run_files import read_evals
+from run_files import eval_best, read_evals
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # grasp_env, for the objects' boxes
@@ -47,14 +47,10 @@ def heldout(run_dir: Path) -> dict[str, Any] | None:
 
 def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
     """best.pt of a run played as ``train.py eval`` plays it (the test objects of GraspEnv-Diverse-v0, the run's
-    held-out block), into ``best.test.json`` beside it; a file written earlier for as many episodes is reused."""
-    best, out = run_dir / "best.pt", run_dir / "best.test.json"
-    if not best.is_file():
+    held-out block; `run_files.eval_best`), without its per-object table, split by footprint instead."""
+    result = eval_best(run_dir, episodes)
+    if result is None:
         return None
-    if not out.is_file() or json.loads(out.read_text()).get("episodes") != episodes:
-        cmd = [sys.executable, str(ROOT / "train.py"), "eval", "--checkpoint", str(best), "--episodes", str(episodes)]
-        subprocess.run([*cmd, "--out", str(out)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    result = json.loads(out.read_text())
     keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
     found = {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
     if result.get("per_object"):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from run_files import without_flag
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -126,15 +127,7 @@ def table(result: dict[str, Any]) -> str:
 
 def without_note(argv: list[str]) -> list[str]:
     """The command line minus ``--note TEXT`` (the note is recorded on its own)."""
-    out, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item == "--note":
-            skip = True
-        elif not item.startswith("--note="):
-            out.append(item)
-    return out
+    return without_flag(argv, "--note")
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run_files import read_evals, read_scalars
+from run_files import eval_best, flag_value, read_evals, read_scalars, without_flag
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,12 +88,8 @@ def q_loss_growth(values: list[float]) -> float | None:
 
 def own_eval_every(flags: list[str], default: int | None = None) -> int | None:
     """The ``--eval-every`` a variant's flags set (0, never, included), else ``default``."""
-    for i, flag in enumerate(flags):
-        if flag == "--eval-every" and i + 1 < len(flags):
-            return int(flags[i + 1])
-        if flag.startswith("--eval-every="):
-            return int(flag.split("=", 1)[1])
-    return default
+    value = flag_value(flags, "--eval-every")
+    return default if value is None else int(value)
 
 
 def protocol_flags(flags: list[str], seed: int, args: argparse.Namespace) -> list[str]:
@@ -116,12 +112,8 @@ are that script's) under the same protocol, instead of train.py."""
 def common_env(common: list[str]) -> list[str]:
     """The ``--env`` of the flags every variant gets, for a variant that is not train.py (nothing else of them
     applies to it)."""
-    for i, flag in enumerate(common):
-        if flag == "--env" and i + 1 < len(common):
-            return ["--env", common[i + 1]]
-        if flag.startswith("--env="):
-            return [flag]
-    return []
+    env = flag_value(common, "--env")
+    return [] if env is None else ["--env", env]
 
 
 def run_command(flags: list[str], seed: int, args: argparse.Namespace, run_dir: Path) -> tuple[list[str], str]:
@@ -133,25 +125,12 @@ def run_command(flags: list[str], seed: int, args: argparse.Namespace, run_dir: 
             "--plateau-evals", "0", "--heldout-episodes", str(args.heldout_episodes),
             "--eval-every", str(own_eval_every(flags, args.eval_every)),
         ]  # fmt: skip
-        script_args = [*common_env(common), *drop_eval_every(flags[1:]), *protocol]
+        script_args = [*common_env(common), *without_flag(flags[1:], "--eval-every"), *protocol]
         cmd = [sys.executable, "bench/sb3_sac.py", *script_args, "--run-dir", str(run_dir)]
         return cmd, "python bench/sb3_sac.py " + shlex.join(script_args)
     train_args = [*(["--no-demos"] if args.no_demos else []), *common, *flags, *protocol_flags(flags, seed, args)]
     cmd = [sys.executable, "train.py", *train_args, "--run-dir", str(run_dir), "--no-progress"]
     return cmd, "python train.py " + shlex.join(train_args)
-
-
-def drop_eval_every(flags: list[str]) -> list[str]:
-    """``flags`` without ``--eval-every N`` (the protocol passes the variant's own once)."""
-    out, skip = [], False
-    for flag in flags:
-        if skip:
-            skip = False
-        elif flag == "--eval-every":
-            skip = True
-        elif not flag.startswith("--eval-every="):
-            out.append(flag)
-    return out
 
 
 def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
@@ -205,13 +184,10 @@ def test_success(run_dir: Path, summary: dict[str, Any], episodes: int) -> float
     sys.path.insert(0, str(ROOT))
     from train import env_support
 
-    best = run_dir / "best.pt"
-    if not env_support(summary["config"]["env"]).test_kwargs or not best.is_file():
+    if not env_support(summary["config"]["env"]).test_kwargs:
         return None
-    out = run_dir / "best.test.json"
-    cmd = [sys.executable, "train.py", "eval", "--checkpoint", str(best), "--episodes", str(episodes)]
-    subprocess.run([*cmd, "--out", str(out)], cwd=ROOT, check=True, capture_output=True, stdin=subprocess.DEVNULL)
-    return json.loads(out.read_text())["success_rate"]
+    result = eval_best(run_dir, episodes)
+    return None if result is None else result["success_rate"]
 
 
 def _stats(values: list[float | None], n: int) -> dict[str, Any]:
