@@ -37,9 +37,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from grasp_env.camera import CameraConfig
-from grasp_env.diverse_task import DiverseGraspTask, box_axes
+from grasp_env.diverse_task import GRASP_PERIOD, SQUARE_LONG_MAX, DiverseGraspTask, box_axes
 from grasp_env.env import DEFAULT_MAX_EPISODE_STEPS, GraspEnv, obs_bounds
 from grasp_env.objects import Split
+from grasp_env.robot import YAW_LIMIT
 from grasp_env.task import OBJECT_TYPES, TableTask, yaw_of
 
 DIVERSE_OBS_SLICES: dict[str, slice] = {
@@ -161,4 +162,34 @@ class DiverseGraspEnv(GraspEnv):
         return info
 
 
-__all__ = ["DIVERSE_OBS_DIM", "DIVERSE_OBS_HIGH", "DIVERSE_OBS_LOW", "DIVERSE_OBS_SLICES", "DiverseGraspEnv"]
+def grasp_symmetries(state: np.ndarray) -> np.ndarray:
+    """States ``(k, n, 30)`` equivalent for grasping to the Diverse states ``(n, 30)`` (the given ones first): the
+    same scene with `grasp_yaw_error` aimed at the second-nearest grasp yaw instead of the nearest (one grasp
+    period further: a half turn, or a quarter turn for a box whose long side fits the fingers, `SQUARE_LONG_MAX`),
+    where the hand's yaw limits reach it; elsewhere the state itself.
+
+    What it is for: a camera student distilled from a state teacher (sac/distill.py) cannot tell, from one depth
+    frame of an irregular object, which of two grasp yaws the box's exact axes make the nearer when they are about
+    equally near; regressing onto the teacher's choice then averages two turns into none. A teacher asked about
+    both states gives both good actions, and the student is held to the nearer of them."""
+    state = np.asarray(state, dtype=np.float32)
+    error_slot = DIVERSE_OBS_SLICES["grasp_yaw_error"].start
+    long_side = state[:, DIVERSE_OBS_SLICES["object_size"].start]
+    sin_yaw, cos_yaw = (state[:, i] for i in range(3, 5))
+    error = state[:, error_slot]
+    period = np.where(long_side <= SQUARE_LONG_MAX, 0.5 * GRASP_PERIOD, GRASP_PERIOD)
+    other = error - np.sign(error) * period
+    reachable = (np.abs(np.arctan2(sin_yaw, cos_yaw) + other) <= YAW_LIMIT) & (error != 0.0)
+    alternative = state.copy()
+    alternative[:, error_slot] = np.where(reachable, other, error)
+    return np.stack([state, alternative])
+
+
+__all__ = [
+    "DIVERSE_OBS_DIM",
+    "DIVERSE_OBS_HIGH",
+    "DIVERSE_OBS_LOW",
+    "DIVERSE_OBS_SLICES",
+    "DiverseGraspEnv",
+    "grasp_symmetries",
+]

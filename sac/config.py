@@ -58,6 +58,12 @@ class SACConfig:
     """Teacher-student distillation (DAgger; sac/distill.py): a state checkpoint whose deterministic policy labels
     every sampled observation through the privileged key (--privileged-key state); the policy then learns by
     regression onto it and no critic is trained. None: SAC."""
+    teacher_symmetry: str | None = None
+    """With --teacher: ``module:function`` mapping states ``(n, d)`` (numpy) to the states ``(k, n, d)``, the given
+    ones first, in which the teacher's actions are equally good (the task's symmetries, e.g. a box's other grasp
+    yaw); each sample then regresses onto the nearest of its k labels, so the student is not taught the average of
+    two good actions it cannot tell apart. Set by the run for envs that name one (GraspEnv-Diverse-v0:
+    ``grasp_env.diverse_env:grasp_symmetries``); ``none`` turns it off."""
     teacher_beta_steps: int = 5000
     """With --teacher: env steps (per acting process) over which the teacher's share of the actions taken falls
     linearly from 1 to 0; the student acts on its mean otherwise."""

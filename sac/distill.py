@@ -11,10 +11,15 @@ storing: every sampled observation is labelled when it is sampled, by the teache
   first data look like the teacher's and the student is not left to wander before it has learned anything.
 - Learning (`distill_step`): the squashed mean action regresses onto the teacher's action (mean squared error in
   the action's [-1, 1] units). The student's standard deviation is not trained: the student acts on its mean.
+  With ``SACConfig.teacher_symmetry`` each sample has several labels, the teacher's actions in states the task
+  makes equivalent, and regresses onto the nearest (a winner-takes-all loss, as pose estimation uses for symmetric
+  objects).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +55,57 @@ def teacher_actions(teacher: Any, state: torch.Tensor) -> torch.Tensor:
         return torch.max(torch.min(action, teacher.action_high), teacher.action_low)
 
 
-def distill_step(trainer: Any, obs: dict[str, torch.Tensor], teacher: Any, teacher_key: str) -> dict[str, float]:
-    """One regression step of the student (``trainer.policy_net``) onto the teacher; floats for logging."""
+def load_symmetry(spec: str | None) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The function ``SACConfig.teacher_symmetry`` names (``module:function``), or None for none / ``none``; a
+    ValueError names a spec that does not import."""
+    if not spec or spec.lower() == "none":
+        return None
+    module, _, name = spec.partition(":")
+    try:
+        function = getattr(importlib.import_module(module), name) if name else None
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"--teacher-symmetry {spec!r}: {exc}") from None
+    if not callable(function):
+        raise ValueError(f"--teacher-symmetry {spec!r} must name a function as module:function")
+    return function
+
+
+def teacher_labels(
+    teacher: Any, state: torch.Tensor, symmetry: Callable[[np.ndarray], np.ndarray] | None = None
+) -> torch.Tensor:
+    """The teacher's actions ``(k, n, action_dim)`` for states ``(n, state_dim)``: k = 1 without ``symmetry``,
+    else one per state it gives (`load_symmetry`)."""
+    if symmetry is None:
+        return teacher_actions(teacher, state)[None]
+    states = np.asarray(symmetry(state.numpy()), dtype=np.float32)
+    if states.ndim != 3 or states.shape[1:] != tuple(state.shape):
+        raise ValueError(f"the teacher symmetry gave states of shape {states.shape} for {tuple(state.shape)}")
+    k, n, d = states.shape
+    return teacher_actions(teacher, torch.from_numpy(states.reshape(k * n, d))).reshape(k, n, -1)
+
+
+def distill_step(
+    trainer: Any,
+    obs: dict[str, torch.Tensor],
+    teacher: Any,
+    teacher_key: str,
+    symmetry: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> dict[str, float]:
+    """One regression step of the student (``trainer.policy_net``) onto the teacher (each sample onto the nearest
+    of its labels with ``symmetry``); floats for logging."""
     policy = trainer.policy_net
     if teacher_key not in obs:
         raise ValueError(f"distillation needs the privileged key {teacher_key!r} in the batch (--privileged-key)")
-    target = teacher_actions(teacher, obs[teacher_key].float())
-    if target.shape[-1] != policy.action_dim:
-        raise ValueError(f"the teacher acts in {target.shape[-1]} dimensions, the student in {policy.action_dim}")
+    labels = teacher_labels(teacher, obs[teacher_key].float(), symmetry)
+    if labels.shape[-1] != policy.action_dim:
+        raise ValueError(f"the teacher acts in {labels.shape[-1]} dimensions, the student in {policy.action_dim}")
     mean, _ = policy(obs)
     action = torch.tanh(mean) * policy.action_scale + policy.action_bias
     # In the action's own [-1, 1] units, so every action slot weighs the same whatever its bounds.
-    loss = (((action - target) / policy.action_scale) ** 2).mean()
+    errors = (((action[None] - labels) / policy.action_scale) ** 2).mean(-1)  # (k, n)
+    nearest = errors.detach().argmin(0)
+    loss = errors.gather(0, nearest[None]).mean()
+    target = labels[nearest, torch.arange(labels.shape[1])]
     trainer.policy_optimizer.zero_grad(set_to_none=True)
     loss.backward(inputs=trainer.policy_params)
     with trainer.locked():
@@ -74,6 +118,7 @@ def distill_step(trainer: Any, obs: dict[str, torch.Tensor], teacher: Any, teach
         "policy_loss": float(loss.detach()),
         "distill_mse": float(loss.detach()),
         "distill_gripper_agreement": float(gripper_agree.mean()),
+        "distill_other_label": float((nearest > 0).float().mean()),  # samples nearer a symmetric state's label
         "num_updates": float(trainer.num_updates),
     }
 

@@ -346,7 +346,7 @@ class SACTrainer:
             from sac.distill import distill_step
 
             obs = self.sample_batch(self.config.batch_size, False)[0]
-            return distill_step(self, obs, self.teacher, self.teacher_key)
+            return distill_step(self, obs, self.teacher, self.teacher_key, self.teacher_symmetry)
         use_demos = self.use_demos
         batch = self.sample_batch(self.config.batch_size, use_demos)  # outside the lock: a replay round trip
         with self._whole_update():
@@ -453,6 +453,15 @@ class SACTrainer:
             self._teacher = load_teacher(self.config.teacher)
         return self._teacher
 
+    @property
+    def teacher_symmetry(self) -> Any:
+        """``config.teacher_symmetry``'s function (`sac.distill.load_symmetry`), imported once per process."""
+        if getattr(self, "_symmetry", None) is None:
+            from sac.distill import load_symmetry
+
+            self._symmetry = load_symmetry(self.config.teacher_symmetry) or False
+        return self._symmetry or None
+
     def acting_policy(self, seed: int = 0) -> Any:
         """What acts in the envs of this process: the policy, or with ``config.teacher`` DAgger's mix of student
         and teacher (`sac.distill.DaggerActor`)."""
@@ -467,6 +476,7 @@ class SACTrainer:
         state = self.__dict__.copy()
         state["_fused"] = None
         state["_teacher"] = None
+        state["_symmetry"] = None
         state["_holding"] = False
         return state
 

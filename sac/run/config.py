@@ -88,8 +88,9 @@ class RunConfig:
     max_episodes: int | None = None
     """Stop after this many episodes (none: no limit)."""
     max_minutes: float | None = None
-    """Stop after this much wall-clock time (none: no limit; a camera run, --obs-mode other than state: 60 unless
-    --total-steps is given)."""
+    """The run's wall-clock budget, all of it: start-up, training (a DAgger run's teacher too) and the closing
+    evaluations, for which training stops early enough (none: no limit; a camera run, --obs-mode other than state:
+    60 unless --total-steps is given)."""
     max_steps: int | None = None
     """Episode time limit in env steps (none: the env's own)."""
     explore_steps: int = 2_000

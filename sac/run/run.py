@@ -44,6 +44,9 @@ from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
 from sac.run.monitor import MAX_GROUPS_SHOWN, Monitor, fmt_duration, headline
 
+CLOSING_SPARE_S = 5.0
+"""Seconds --max-minutes keeps, beyond the closing evaluations, to stop the workers and write the last checkpoint."""
+
 
 class StopRequest:
     """SIGINT/SIGTERM handler that records the request; the run acts on it at safe points.
@@ -126,9 +129,21 @@ def checkpoint_run_config(payload_extra: dict[str, Any], sac_json: str) -> dict[
 class Run:
     """One training run: checks its inputs, prepares the folder and demonstrations, drives the backend."""
 
-    def __init__(self, cfg: RunConfig, support: EnvSupport, stop: StopRequest, given: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        support: EnvSupport,
+        stop: StopRequest,
+        given: dict[str, Any],
+        deadline: float | None = None,
+    ) -> None:
+        """``deadline``: `time.perf_counter` by which the whole run, its closing evaluations included, must be over
+        (default: --max-minutes from now; none without --max-minutes)."""
         self.cfg, self.support, self.stop, self.given = cfg, support, stop, given
         self.started = time.perf_counter()
+        if deadline is None and cfg.max_minutes is not None:
+            deadline = self.started + cfg.max_minutes * 60.0
+        self.deadline = deadline
         self.backend: Any = None
         self.folder_lock: RunFolderLock | None = None
         self.monitor: Any = None
@@ -462,8 +477,20 @@ class Run:
         return (
             m.env_steps >= cfg.step_limit
             or (cfg.max_episodes is not None and m.episodes >= cfg.max_episodes)
-            or (cfg.max_minutes is not None and m.elapsed >= cfg.max_minutes * 60)
+            or (self.deadline is not None and time.perf_counter() + self.closing_seconds() >= self.deadline)
         )
+
+    def closing_seconds(self) -> float:
+        """What training must leave of --max-minutes for the run's end: the final evaluation (unsolved runs) and
+        the held-out one, at the seconds per episode of this run's evaluations so far (taken while training ran
+        beside them, so slower than the closing ones, which have the CPU to themselves), with a quarter to spare,
+        and a few seconds to stop the workers and write the last checkpoint. Before the first evaluation: only
+        those few seconds."""
+        cfg, m = self.cfg, self.monitor
+        evaluated = sum(e["episodes"] for e in m.evals)
+        episodes = cfg.heldout_episodes + (cfg.final_eval_episodes if m.solved is None and cfg.eval_every else 0)
+        per_episode = m.eval_seconds / evaluated if evaluated else 0.0
+        return CLOSING_SPARE_S + 1.25 * per_episode * episodes
 
     # -- the main loop
     def loop(self) -> None:
@@ -523,7 +550,7 @@ def default_run_dir(cfg: RunConfig) -> Path:
 
 
 def train_teacher(
-    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None
+    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None, deadline: float | None = None
 ) -> tuple[RunConfig | None, dict[str, Any]]:
     """--camera-method dagger without --teacher: train the state policy first, with the default settings (the
     headline's: demonstrations, the stop rules) on the same env, seed and workers, in ``<run folder>/teacher``, for
@@ -541,12 +568,26 @@ def train_teacher(
         return None, summary
     best = Path(teacher_cfg.run_dir) / "best.pt"
     teacher = best if best.is_file() else Path(teacher_cfg.run_dir) / "latest.pt"
-    left = None if cfg.max_minutes is None else cfg.max_minutes - summary["wall_time_s"] / 60.0
+    if deadline is None and cfg.max_minutes is not None:
+        deadline = time.perf_counter() - (summary["startup_s"] + summary["wall_time_s"]) + cfg.max_minutes * 60.0
+    left = None if deadline is None else (deadline - time.perf_counter()) / 60.0
     if left is not None and left <= 0:
         raise TrainingError(f"the state teacher used all of --max-minutes {cfg.max_minutes:g}; give more minutes")
     student = replace_paths(cfg, {"sac.teacher": str(teacher), "max_minutes": left, "run_dir": str(run_dir)})
     brief = {k: summary[k] for k in ("status", "solve_time_s", "wall_time_s", "env_steps", "heldout", "run_dir")}
     return student, {**brief, "checkpoint": str(teacher)}
+
+
+def with_teacher_symmetry(cfg: RunConfig, support: EnvSupport, given: dict[str, Any]) -> RunConfig:
+    """``cfg`` whose distillation uses the env's teacher symmetry (`EnvSupport.teacher_symmetry`) unless the user
+    gave --teacher-symmetry; a symmetry that does not import is a ValueError before anything trains."""
+    if cfg.sac.teacher and "sac.teacher_symmetry" not in given and support.teacher_symmetry:
+        cfg = replace_paths(cfg, {"sac.teacher_symmetry": support.teacher_symmetry})
+    if cfg.sac.teacher:
+        from sac.distill import load_symmetry
+
+        load_symmetry(cfg.sac.teacher_symmetry)
+    return cfg
 
 
 def _slots(text: str | None) -> tuple[str, ...]:
@@ -608,9 +649,11 @@ def train(
     _check_env_id(cfg.env, support)
     support = with_obs_mode(support, cfg.obs_mode, cfg.env)  # before a teacher trains: a bad mode fails at once
     support = with_hidden_state(support, cfg.hide_state, cfg.env)
-    teacher = None
+    cfg = with_teacher_symmetry(cfg, support, given)
+    teacher, started = None, time.perf_counter()
+    deadline = None if cfg.max_minutes is None else started + cfg.max_minutes * 60.0  # the teacher's time included
     if cfg.sac.teacher == AUTO_TEACHER:
-        student, teacher = train_teacher(cfg, support_for)
+        student, teacher = train_teacher(cfg, support_for, deadline)
         if student is None:
             return teacher  # interrupted while the teacher trained: no student
         cfg = student
@@ -624,7 +667,7 @@ def train(
             signal.signal(sig, stop)
     try:
         with stop.raising_now():
-            run = Run(cfg, support, stop, given)  # cleans up after itself if interrupted
+            run = Run(cfg, support, stop, given, deadline)  # cleans up after itself if interrupted
     except BaseException:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -678,6 +721,7 @@ def train(
         "episodes": m.episodes,
         "updates": updates,
         "wall_time_s": m.elapsed,
+        "total_s": time.perf_counter() - started,  # start-up, a DAgger run's teacher and the closing evaluations too
         "best_eval_success": max((e["success_rate"] for e in m.evals if e["has_success"]), default=None),
         "best_eval_return": max((e["mean_return"] for e in m.evals), default=None),
         "last_eval": m.last_eval,
