@@ -17,7 +17,9 @@ networks, replay and schedule; ``--sb3-kwargs`` JSON overrides them), and nothin
   solved; then every evaluation is a confirmation, and the run stops after ``--plateau-evals`` in a row below the
   best (0: at once) or when the best reaches ``stop_success``; the best evaluation keeps ``best.zip``;
 - the clock: it starts once the model is built (``startup_s`` before it) and counts evaluations (``eval_s``);
-  ``--max-minutes`` ends the run; a run that ends unsolved gets a confirming evaluation, as train.py's does;
+  ``--max-minutes`` is the whole run, start-up and the closing evaluations included (training stops early enough
+  for them, `sac.run.stop_rule.closing_seconds`); a run that ends unsolved gets a confirming evaluation, as
+  train.py's does (the test-split evaluation comes after, as bench/time_to_target.py's of a train.py run does);
 - the reported figure: ``best.zip`` on ``--heldout-episodes`` episodes of the run's held-out block
   (``heldout_block(seed)``, seeds nothing in the run used) with the periodic evaluation's env, and, where the env
   has a test split (GraspEnv-Diverse-v0's 99 test objects), on the same seeds with that split (``test``).
@@ -41,6 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sac.run import stop_rule  # noqa: E402
 from sac.run.config import RunConfig  # noqa: E402
 from sac.run.envs import eval_seed, evaluate_policy, heldout_block, make_env, worker_seed  # noqa: E402
 from train import env_support  # noqa: E402
@@ -92,7 +95,8 @@ class Run:
         self.eval_env = make_env(args.env, support, support.eval_kwargs)
         self.t0 = time.perf_counter()
         self.eval_s = 0.0
-        self.best: dict[str, Any] | None = None
+        self.eval_episodes = 0
+        self.best_eval: dict[str, Any] | None = None
         self.solved: dict[str, Any] | None = None
         self.stale = 0
         self.stop_reason: str | None = None
@@ -109,57 +113,34 @@ class Run:
             SB3Policy(self.model), self.eval_env, episodes, seed=eval_seed(self.args.seed), support=self.support
         )
         self.eval_s += time.perf_counter() - t0
+        self.eval_episodes += result["episodes"]
         result.update(env_steps=int(self.model.num_timesteps), wall_time_s=self.elapsed, eval_s=self.eval_s)
         self.evals.append(result)
         with (self.run_dir / "eval.jsonl").open("a") as f:
             f.write(json.dumps(result) + "\n")
         return result
 
-    def score(self, result: dict[str, Any]) -> tuple[bool, float]:
-        return result["episodes"] >= self.args.final_eval_episodes, result["success_rate"]
-
     def record(self, result: dict[str, Any]) -> bool:
-        """Keep best.zip when ``result`` beats the best evaluation so far (confirmations outrank the rest)."""
-        if self.best is not None and self.score(result) <= self.score(self.best):
+        """Keep best.zip when ``result`` beats the best evaluation so far (`sac.run.stop_rule.beats`)."""
+        if not stop_rule.beats(self.args, result, self.best_eval):
             return False
-        self.best = result
+        self.best_eval = result
         tmp = self.run_dir / "best.tmp.zip"
         self.model.save(tmp)
         os.replace(tmp, self.run_dir / "best.zip")
         return True
 
     def periodic(self) -> bool:
-        """One evaluation (and its confirmation); whether the run should stop (train.py's stop rule)."""
-        a = self.args
-        if self.solved is None:
-            result = self.evaluate(a.eval_episodes)
-            if result["success_rate"] >= a.target_success and a.final_eval_episodes > a.eval_episodes:
-                result = self.evaluate(a.final_eval_episodes)
-        else:
-            result = self.evaluate(a.final_eval_episodes)
+        """One evaluation (and its confirmation); whether the run should stop: train.py's own rule,
+        `sac.run.stop_rule`."""
+        result = stop_rule.due_evaluation(self.args, self.solved is not None, self.evaluate)
         improved = self.record(result)
         print(
             f"[{self.elapsed / 60:5.1f} min] {result['env_steps']} steps: success {result['success_rate']:.2f} "
             f"over {result['episodes']} episodes",
             flush=True,
         )
-        if self.solved is None:
-            if result["success_rate"] < a.target_success or result["episodes"] < a.final_eval_episodes:
-                return False
-            self.solved = result
-            if a.plateau_evals == 0:
-                self.stop_reason = "target reached"
-                return True
-        else:
-            self.stale = 0 if improved else self.stale + 1
-        best = self.best
-        if best["episodes"] >= a.final_eval_episodes and best["success_rate"] >= a.stop_success:
-            self.stop_reason = "perfect" if best["success_rate"] >= 1.0 else "stop-success"
-            return True
-        if self.solved is not None and self.stale >= a.plateau_evals:
-            self.stop_reason = "plateau"
-            return True
-        return False
+        return stop_rule.should_stop(self.args, self, result, improved)
 
     def heldout(self, kwargs: dict[str, Any], out: str) -> dict[str, Any] | None:
         """best.zip on the run's held-out block, with the env made with ``kwargs``; written to ``out``."""
@@ -176,7 +157,7 @@ class Run:
             )
         finally:
             env.close()
-        result.update(block=block, best_eval_env_steps=self.best["env_steps"], env_kwargs=kwargs)
+        result.update(block=block, best_eval_env_steps=self.best_eval["env_steps"], env_kwargs=kwargs)
         (self.run_dir / out).write_text(json.dumps(result, indent=2))
         return result
 
@@ -214,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             run.episodes += int(np.sum(self.locals["dones"]))
             if self.num_timesteps % args.eval_every == 0 and run.periodic():
                 return False
-            if run.elapsed >= args.max_minutes * 60:
+            closing = stop_rule.closing_seconds(args, run.solved is not None, run.eval_s, run.eval_episodes)
+            if time.perf_counter() + closing >= started + args.max_minutes * 60:
                 run.stop_reason = "limit"
                 return False
             return True
@@ -255,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "env_steps": int(model.num_timesteps),
         "episodes": run.episodes,
         "wall_time_s": run.elapsed,
-        "best_eval": brief(run.best),
+        "best_eval": brief(run.best_eval),
         "best_eval_success": max(e["success_rate"] for e in run.evals),
         "heldout": brief(heldout),
         "test": brief(test),

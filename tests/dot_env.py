@@ -58,3 +58,11 @@ class NestedDictEnv(DotEnv):
 if "Dot-v0" not in gym.registry:
     gym.register("Dot-v0", entry_point=DotEnv, max_episode_steps=10)
     gym.register("NestedDict-v0", entry_point=NestedDictEnv, max_episode_steps=10)
+
+
+def decoy_first(state: np.ndarray) -> np.ndarray:
+    """A teacher symmetry for tests (`sac.distill.load_symmetry`): a decoy first, the target mirrored through the
+    agent (the teacher walks the other way there), then the state itself."""
+    decoy = np.array(state, dtype=np.float32, copy=True)
+    decoy[:, 2:] = 2.0 * decoy[:, :2] - decoy[:, 2:]
+    return np.stack([decoy, np.asarray(state, dtype=np.float32)])

@@ -13,7 +13,7 @@ import torch
 
 import train
 from sac import SACConfig, SACTrainer
-from sac.distill import DaggerActor, distill_step, load_teacher, teacher_actions
+from sac.distill import DaggerActor, distill_step, load_symmetry, load_teacher, teacher_actions, teacher_labels
 from sac.replay import make_replay_buffer
 from sac.run.envs import EnvRunner, env_spec, make_env
 
@@ -101,6 +101,32 @@ def test_a_distillation_step_moves_the_student_onto_the_teacher(teacher_path: Pa
     stats = trainer.update()
     assert "distill_mse" in stats
     assert all(torch.equal(a, b) for a, b in zip(q_before, trainer.soft_q_net1.parameters()))
+
+
+def test_with_a_symmetry_each_sample_regresses_onto_its_nearest_label(teacher_path: Path) -> None:
+    trainer, runner = student(teacher_path)
+    for _ in range(30):
+        runner.step(runner.random_actions())
+    trainer.replay_buffer.push_many(*runner.pending.take())
+    obs = trainer.sample_batch(64)[0]
+    for _ in range(150):  # the student learns its teacher's own labels
+        plain = distill_step(trainer, obs, trainer.teacher, "state")
+    symmetry = load_symmetry("dot_env:decoy_first")
+    labels = teacher_labels(trainer.teacher, obs["state"], symmetry)
+    assert labels.shape == (2, 64, 2)
+    torch.testing.assert_close(labels[1], teacher_actions(trainer.teacher, obs["state"]))
+    # the decoy's label (walk the other way) is first, yet each sample keeps to the nearer one: its own
+    step = distill_step(trainer, obs, trainer.teacher, "state", symmetry)
+    assert step["distill_other_label"] > 0.9
+    assert step["distill_mse"] == pytest.approx(plain["distill_mse"], rel=0.5)
+    # a student that has learned nothing yet (its actions near 0) is nearer either label about as often
+    fresh, _ = student(teacher_path)
+    share = distill_step(fresh, obs, fresh.teacher, "state", symmetry)["distill_other_label"]
+    assert 0.1 < share < 0.9
+    for spec in ("dot_env:no_such_function", "no_such_module:f", "dot_env"):
+        with pytest.raises(ValueError, match="--teacher-symmetry"):
+            load_symmetry(spec)
+    assert load_symmetry("none") is None and load_symmetry(None) is None
 
 
 def test_a_camera_checkpoint_cannot_teach(tmp_path: Path, teacher_path: Path) -> None:

@@ -191,6 +191,39 @@ def test_grasp_yaw_error_has_a_quarter_turn_symmetry_exactly_when_both_sides_fit
         assert max(errors) > 0.3 * period, geometry.index  # and the yaws drawn do reach most of the range
 
 
+def test_grasp_symmetries_aim_at_the_second_nearest_grasp_yaw_within_the_hands_limits(env: DiverseGraspEnv) -> None:
+    from grasp_env.diverse_env import grasp_symmetries
+    from grasp_env.diverse_task import SQUARE_LONG_MAX
+    from grasp_env.robot import YAW_LIMIT
+
+    s = DIVERSE_OBS_SLICES
+    val = [object_table()[i] for i in split_objects("val")]
+    square = next(g for g in val if g.box_size[0] <= SQUARE_LONG_MAX)
+    long = next(g for g in val if g.box_size[0] > SQUARE_LONG_MAX + 0.01)
+    moved = 0
+    for geometry, period in ((square, np.pi / 2), (long, np.pi)):
+        states = np.array(
+            [env.reset(seed=seed, options={"object_type": object_name(geometry.index)})[0] for seed in range(12)]
+        )
+        both = grasp_symmetries(states)
+        assert both.shape == (2, 12, DIVERSE_OBS_DIM) and both.dtype == np.float32
+        np.testing.assert_array_equal(both[0], states)
+        np.testing.assert_array_equal(np.delete(both[1], s["grasp_yaw_error"].start, 1), np.delete(states, 29, 1))
+        for state, other in zip(states, both[1]):
+            hand_yaw = np.arctan2(*state[s["hand_yaw"]])
+            box_yaw = np.arctan2(state[s["object_x_axis"]][1], state[s["object_x_axis"]][0])
+            error, alternative = float(state[s["grasp_yaw_error"]][0]), float(other[s["grasp_yaw_error"]][0])
+            if alternative == error:  # the other grasp yaw lies beyond the hand's limits
+                assert abs(hand_yaw + error - np.sign(error) * period) > YAW_LIMIT
+                continue
+            moved += 1
+            assert abs(alternative - error) == pytest.approx(period, abs=1e-5)
+            assert abs(alternative) >= abs(error) - 1e-6, "the nearest grasp yaw stays the teacher's own"
+            turns = (hand_yaw + alternative - box_yaw) / period  # a grasp yaw too
+            assert abs(turns - round(turns)) < 1e-4 and abs(hand_yaw + alternative) <= YAW_LIMIT
+    assert moved >= 12, "most states have a second grasp yaw within reach"
+
+
 # -------------------------------------------------------------------------------------- determinism, lifecycle
 def test_same_seed_same_trajectory_whatever_came_before(env: DiverseGraspEnv) -> None:
     actions = random_actions(30)

@@ -23,8 +23,10 @@ class Scripted:
         self.cfg = RunConfig(checkpoint_every=10**9, progress=False, **{**base, **cfg})
         self.run = object.__new__(Run)
         self.run.cfg, self.run.stop = self.cfg, StopRequest()
+        self.run.deadline = None if self.cfg.max_minutes is None else time.perf_counter() + self.cfg.max_minutes * 60
         self.run.monitor = Monitor(self.cfg, tmp_path, EnvSupport(), 0, 0, time.perf_counter())
         self.scores, self.calls, self.saved = iter(scores), [], []
+        self.seconds_per_episode = 0.0
         self.run.evaluate = self.evaluate
         self.run.save_checkpoint = lambda name, result=None: self.saved.append((name, result["env_steps"]))
 
@@ -33,6 +35,8 @@ class Scripted:
         self.calls.append((m.env_steps, episodes))
         self.run.last_policy = f"policy@{m.env_steps}/{episodes}"
         rate = next(self.scores)
+        m.eval_seconds += episodes * self.seconds_per_episode
+        m.eval_episodes += episodes
         return {
             "episodes": episodes, "success_rate": rate, "mean_return": rate, "mean_length": 10.0, "has_success": True,
             "success_by_type": {}, "per_object": {}, "env_steps": m.env_steps, "wall_time_s": 0.0, "eval_s": 0.0,
@@ -123,6 +127,28 @@ def test_a_time_budget_alone_lifts_the_default_step_limit(tmp_path: Path) -> Non
         run.until_stop(max_evals=3_001)  # on past 300,000 env steps
     run = Scripted(tmp_path, [], eval_every=10**9)
     assert run.until_stop(max_evals=3_001) == 300_000
+
+
+def test_the_time_budget_keeps_room_for_the_closing_evaluations(tmp_path: Path) -> None:
+    # Evaluations at 0.1 s an episode: an unsolved run's end (100 final + 200 held-out episodes) takes ~30 s, so a
+    # budget of 30 s stops training at once, and keeps 5 s for the last checkpoint before any evaluation
+    run = Scripted(tmp_path, [0.5] * 5, max_minutes=0.5)
+    run.seconds_per_episode = 0.1
+    assert run.run.closing_seconds() == 5.0, "before the first evaluation: only the last checkpoint's seconds"
+    assert run.until_stop() == 100, "one 30-episode evaluation measured the pace: 5 + 1.25 * 0.1 * 300 s > 30 s"
+    assert run.run.closing_seconds() == pytest.approx(5.0 + 1.25 * 0.1 * 300)
+    run = Scripted(tmp_path, [0.5] * 5, max_minutes=0.5)
+    run.seconds_per_episode = 0.01  # 3.75 s of closing evaluations: the budget is not over
+    with pytest.raises(AssertionError, match="never stopped"):
+        run.until_stop(max_evals=5)
+    solved = Scripted(tmp_path, [0.95, 0.95], max_minutes=10.0, plateau_evals=5)
+    solved.seconds_per_episode = 0.1
+    m = solved.run.monitor
+    m.env_steps = 100
+    solved.run._periodic()  # solved on its confirmation: no final evaluation to come, the held-out one only
+    assert m.solved is not None
+    assert solved.run.closing_seconds() == pytest.approx(5.0 + 1.25 * 0.1 * 200)
+    m.close()
 
 
 @pytest.mark.parametrize("flag", ["plateau_evals", "heldout_episodes"])

@@ -68,6 +68,7 @@ class Monitor:
         self.stale = 0  # confirmations in a row, after solving, that did not beat the best
         self.stop_reason: str | None = None
         self.eval_seconds = 0.0  # wall-clock spent in evaluations
+        self.eval_episodes = 0  # episodes they played
         self.next_eval = start_steps + cfg.eval_every if cfg.eval_every else math.inf
         self.next_ckpt = start_steps + cfg.checkpoint_every
         self._rate_mark = (time.perf_counter(), start_steps, 0)

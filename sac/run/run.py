@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sac.run import stop_rule
 from sac.run.cli import replace_paths
 from sac.run.config import AUTO_TEACHER, RunConfig, given_by_value, resolve, with_camera_method
 from sac.run.envs import (
@@ -42,10 +43,7 @@ from sac.run.envs import (
 )
 from sac.run.errors import Interrupted, TrainingError
 from sac.run.loop import Pacer
-from sac.run.monitor import MAX_GROUPS_SHOWN, Monitor, fmt_duration, headline
-
-CLOSING_SPARE_S = 5.0
-"""Seconds --max-minutes keeps, beyond the closing evaluations, to stop the workers and write the last checkpoint."""
+from sac.run.monitor import MAX_GROUPS_SHOWN, Monitor
 
 
 class StopRequest:
@@ -348,6 +346,7 @@ class Run:
         )  # fmt: skip
         self.stop.check()  # an evaluation cut short is not a result
         m.eval_seconds += time.perf_counter() - t0
+        m.eval_episodes += result["episodes"]
         result.update(env_steps=m.env_steps, episodes_trained=m.episodes, wall_time_s=m.elapsed, eval_s=m.eval_seconds)
         return result
 
@@ -374,103 +373,27 @@ class Run:
         Returns whether best.pt was replaced."""
         m = self.monitor
         m.record_eval(result)
-        if m.best_eval is not None and self._score(result) <= self._score(m.best_eval):
+        if not stop_rule.beats(self.cfg, result, m.best_eval):
             return False
         m.best_eval = result
         self.best_policy = self.last_policy
         self.save_checkpoint("best.pt", result)
         return True
 
-    def _score(self, result: dict[str, Any]) -> tuple[bool, float]:
-        """How evaluations rank for best.pt: confirmed first, then success rate (mean return without is_success)."""
-        confirmed = result["episodes"] >= self.cfg.final_eval_episodes
-        return confirmed, result["success_rate"] if result["has_success"] else result["mean_return"]
-
-    def _by_success(self, result: dict[str, Any]) -> bool:
-        """Whether success rates judge this run: --target-success is set and the env reports success."""
-        return self.cfg.target_success is not None and result["has_success"]
-
-    def _reached(self, result: dict[str, Any]) -> bool:
-        """Whether an evaluation reaches the run's target: --target-success (envs that report success) or
-        --target-return (any env)."""
-        cfg = self.cfg
-        by_success = self._by_success(result)
-        by_return = cfg.target_return is not None and result["mean_return"] >= cfg.target_return
-        return (by_success and result["success_rate"] >= cfg.target_success) or by_return
-
     def _periodic(self) -> bool:
-        """Evaluate and checkpoint when due; return True when the run should stop.
-
-        The stop rule: an evaluation that reaches the target is confirmed on --final-eval-episodes seeds; the first
-        confirmation that reaches it marks the run solved (the time to target). Then every evaluation is a
-        confirmation, and the run stops when --plateau-evals of them in a row have not beaten the best one, or
-        the best reaches --stop-success. best.pt is the best confirmation, so these evaluations choose it: the
-        figure a run reports comes from other seeds (`heldout_evaluation`).
-        """
+        """Evaluate and checkpoint when due; return True when the run should stop (`sac.run.stop_rule`: solve,
+        confirm, train on to a plateau; best.pt is the best confirmation, and the figure a run reports comes from
+        other seeds, `heldout_evaluation`)."""
         cfg, m = self.cfg, self.monitor
         if m.env_steps >= m.next_eval:
             m.next_eval = m.env_steps + cfg.eval_every
-            if m.solved is None:
-                result = self.evaluate(cfg.eval_episodes)
-                if self._reached(result) and cfg.final_eval_episodes > cfg.eval_episodes:
-                    m.log(
-                        f"eval at {m.env_steps} steps reached {headline(result)} over {result['episodes']} "
-                        f"episodes: confirming on {cfg.final_eval_episodes} seeds"
-                    )
-                    result = self.evaluate(cfg.final_eval_episodes)
-            else:
-                result = self.evaluate(cfg.final_eval_episodes)
-            if self._stop_rule(result, self._record_eval(result)):
+            result = stop_rule.due_evaluation(cfg, m.solved is not None, self.evaluate, m.log)
+            if stop_rule.should_stop(cfg, m, result, self._record_eval(result), m.log):
                 return True
         if m.env_steps >= m.next_ckpt:
             m.next_ckpt = m.env_steps + cfg.checkpoint_every
             self.save_checkpoint("latest.pt")
         return self._limits_reached()
-
-    def _stop_rule(self, result: dict[str, Any], improved: bool) -> bool:
-        """After an evaluation (``improved``: it replaced best.pt): whether the run is done (see `_periodic`)."""
-        cfg, m = self.cfg, self.monitor
-        just_solved = m.solved is None
-        if just_solved:
-            if not (self._reached(result) and result["episodes"] >= cfg.final_eval_episodes):
-                return False
-            m.solved = result
-            m.log(
-                f"Solved in {fmt_duration(m.elapsed)} after {m.episodes} episodes and {m.env_steps} steps: "
-                f"eval {headline(result)} over {result['episodes']} episodes"
-            )
-            if cfg.plateau_evals == 0:
-                m.stop_reason = "target reached"
-                return True
-        else:
-            m.stale = 0 if improved else m.stale + 1
-        if self._good_enough(m.best_eval):
-            perfect = m.best_eval["success_rate"] >= 1.0
-            m.stop_reason = "perfect" if perfect else "stop-success"
-            reached = "is perfect" if perfect else f"reached --stop-success {cfg.stop_success:g}"
-            m.log(f"stopping: the best evaluation {reached} ({headline(m.best_eval)})")
-            return True
-        if m.stale >= cfg.plateau_evals:
-            m.stop_reason = "plateau"
-            m.log(
-                f"stopping: {m.stale} evaluations in a row below the best, {headline(m.best_eval)} at "
-                f"{m.best_eval['env_steps']} steps"
-            )
-            return True
-        if just_solved:
-            first = f"an evaluation reaches {cfg.stop_success:g} or " if self._by_success(result) else ""
-            m.log(f"training on until {first}{cfg.plateau_evals} evaluations in a row do not beat the best")
-        return False
-
-    def _good_enough(self, result: dict[str, Any] | None) -> bool:
-        """Little left to gain: a confirmation reached --stop-success (envs that report success)."""
-        cfg = self.cfg
-        return (
-            result is not None
-            and self._by_success(result)
-            and result["episodes"] >= cfg.final_eval_episodes
-            and result["success_rate"] >= cfg.stop_success
-        )
 
     def _limits_reached(self) -> bool:
         cfg, m = self.cfg, self.monitor
@@ -481,16 +404,9 @@ class Run:
         )
 
     def closing_seconds(self) -> float:
-        """What training must leave of --max-minutes for the run's end: the final evaluation (unsolved runs) and
-        the held-out one, at the seconds per episode of this run's evaluations so far (taken while training ran
-        beside them, so slower than the closing ones, which have the CPU to themselves), with a quarter to spare,
-        and a few seconds to stop the workers and write the last checkpoint. Before the first evaluation: only
-        those few seconds."""
-        cfg, m = self.cfg, self.monitor
-        evaluated = sum(e["episodes"] for e in m.evals)
-        episodes = cfg.heldout_episodes + (cfg.final_eval_episodes if m.solved is None and cfg.eval_every else 0)
-        per_episode = m.eval_seconds / evaluated if evaluated else 0.0
-        return CLOSING_SPARE_S + 1.25 * per_episode * episodes
+        """What training must leave of --max-minutes for the run's end (`sac.run.stop_rule.closing_seconds`)."""
+        m = self.monitor
+        return stop_rule.closing_seconds(self.cfg, m.solved is not None, m.eval_seconds, m.eval_episodes)
 
     # -- the main loop
     def loop(self) -> None:
