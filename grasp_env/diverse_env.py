@@ -40,8 +40,7 @@ from grasp_env.camera import CameraConfig
 from grasp_env.diverse_task import GRASP_PERIOD, SQUARE_LONG_MAX, DiverseGraspTask, box_axes
 from grasp_env.env import DEFAULT_MAX_EPISODE_STEPS, GraspEnv, obs_bounds
 from grasp_env.objects import Split
-from grasp_env.robot import YAW_LIMIT
-from grasp_env.task import OBJECT_TYPES, TableTask, yaw_of
+from grasp_env.task import OBJECT_TYPES, TableTask, other_grasp_yaw_states, yaw_of
 
 DIVERSE_OBS_SLICES: dict[str, slice] = {
     "hand_pos": slice(0, 3),
@@ -173,16 +172,11 @@ def grasp_symmetries(state: np.ndarray) -> np.ndarray:
     equally near; regressing onto the teacher's choice then averages two turns into none. A teacher asked about
     both states gives both good actions, and the student is held to the nearer of them."""
     state = np.asarray(state, dtype=np.float32)
-    error_slot = DIVERSE_OBS_SLICES["grasp_yaw_error"].start
     long_side = state[:, DIVERSE_OBS_SLICES["object_size"].start]
-    sin_yaw, cos_yaw = (state[:, i] for i in range(3, 5))
-    error = state[:, error_slot]
     period = np.where(long_side <= SQUARE_LONG_MAX, 0.5 * GRASP_PERIOD, GRASP_PERIOD)
-    other = error - np.sign(error) * period
-    reachable = (np.abs(np.arctan2(sin_yaw, cos_yaw) + other) <= YAW_LIMIT) & (error != 0.0)
-    alternative = state.copy()
-    alternative[:, error_slot] = np.where(reachable, other, error)
-    return np.stack([state, alternative])
+    return other_grasp_yaw_states(
+        state, DIVERSE_OBS_SLICES["hand_yaw"], DIVERSE_OBS_SLICES["grasp_yaw_error"].start, period
+    )
 
 
 __all__ = [

@@ -72,7 +72,7 @@ import numpy as np
 from grasp_env.camera import CAMERAS, CameraConfig, DepthCamera
 from grasp_env.robot import MAX_OPENING, PandaRobot
 from grasp_env.sim import PHYSICS_HZ, SUBSTEPS, Simulation
-from grasp_env.task import OBJECT_TYPES, GraspTask, TableTask, up_axis, yaw_of
+from grasp_env.task import OBJECT_TYPES, GraspTask, TableTask, other_grasp_yaw_states, up_axis, yaw_of
 
 MAX_STEP = 0.03  # m of hand travel per axis per step at |action| = 1
 MAX_YAW_STEP = 0.25  # rad of hand yaw per step at |action| = 1
@@ -518,6 +518,18 @@ def observation_meaning(env: gym.Env) -> dict[str, dict[str, Any]]:
     return env.unwrapped.observation_meaning()  # type: ignore[attr-defined]
 
 
+def grasp_symmetries(state: np.ndarray) -> np.ndarray:
+    """States ``(2, n, 29)`` equivalent for grasping to the four-shape states ``(n, 29)`` (the given ones first):
+    `grasp_yaw_error` aimed at the second-nearest grasp yaw, a quarter turn further for a box as wide as long (the
+    cube), a half turn for the others (the cylinder's error is always 0: no other). A camera student distilled
+    from a state teacher is held to the nearer of the teacher's two actions (sac/distill.py,
+    grasp_env.diverse_env.grasp_symmetries says why)."""
+    state = np.asarray(state, dtype=np.float32)
+    size = state[:, OBS_SLICES["object_size"]]
+    period = np.where(np.abs(size[:, 0] - size[:, 1]) < 1e-4, 0.5 * np.pi, np.pi)
+    return other_grasp_yaw_states(state, OBS_SLICES["hand_yaw"], OBS_SLICES["grasp_yaw_error"].start, period)
+
+
 __all__ = [
     "EVAL_SEED_OFFSET",
     "MAX_STEP",
@@ -528,5 +540,6 @@ __all__ = [
     "PROPRIO_KEYS",
     "GraspEnv",
     "eval_seed",
+    "grasp_symmetries",
     "observation_meaning",
 ]

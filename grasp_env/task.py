@@ -109,6 +109,20 @@ def grasp_yaw_error(hand_yaw: float, object_yaw: float, period: float) -> float:
     return target - hand_yaw
 
 
+def other_grasp_yaw_states(state: np.ndarray, hand_yaw: slice, error_slot: int, period: np.ndarray) -> np.ndarray:
+    """States ``(2, n, d)``: the states ``(n, d)`` themselves, then the same with the grasp yaw error (slot
+    ``error_slot``) aimed at the second-nearest grasp yaw, one ``period`` (per state) further, where the hand's yaw
+    limits reach it (elsewhere, and for an error of 0, the state itself). The envs' ``grasp_symmetries``."""
+    state = np.asarray(state, dtype=np.float32)
+    yaw = np.arctan2(state[:, hand_yaw.start], state[:, hand_yaw.start + 1])
+    error = state[:, error_slot]
+    other = error - np.sign(error) * period
+    reachable = (np.abs(yaw + other) <= YAW_LIMIT) & (error != 0.0) & (period > 0.0)
+    alternative = state.copy()
+    alternative[:, error_slot] = np.where(reachable, other, error)
+    return np.stack([state, alternative])
+
+
 class TableTask:
     """What every grasping task on the table shares: the table, reading the object, finger contacts, the
     `evaluate()` flags and the staged reward. A subclass places its objects (`load`, `reset`) and says what

@@ -62,7 +62,8 @@ class SACConfig:
     """With --teacher: ``module:function`` mapping states ``(n, d)`` (numpy) to the states ``(k, n, d)``, the given
     ones first, in which the teacher's actions are equally good (the task's symmetries, e.g. a box's other grasp
     yaw); each sample then regresses onto the nearest of its k labels, so the student is not taught the average of
-    two good actions it cannot tell apart. Set by the run for envs that name one (GraspEnv-Diverse-v0:
+    two good actions it cannot tell apart. Set by the run for envs that name one (GraspEnv-v0 and
+    GraspEnv-Diverse-v0: the object's other grasp yaw, ``grasp_env.env:grasp_symmetries`` and
     ``grasp_env.diverse_env:grasp_symmetries``); ``none`` turns it off."""
     teacher_beta_steps: int = 5000
     """With --teacher: env steps (per acting process) over which the teacher's share of the actions taken falls

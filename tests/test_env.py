@@ -447,6 +447,28 @@ def test_grasp_yaw_error_respects_symmetry_and_yaw_limits() -> None:
                 assert math.remainder(hand + error - obj, period) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_grasp_symmetries_give_each_shape_its_other_grasp_yaw(env: GraspEnv) -> None:
+    from grasp_env.env import grasp_symmetries
+
+    s, slot = OBS_SLICES, OBS_SLICES["grasp_yaw_error"].start
+    for object_type, period in (("cube", math.pi / 2), ("long_box", math.pi), ("dumbbell", math.pi), ("cylinder", 0)):
+        states = np.array([env.reset(seed=k, options={"object_type": object_type})[0] for k in range(8)])
+        both = grasp_symmetries(states)
+        assert both.shape == (2, 8, OBS_DIM)
+        np.testing.assert_array_equal(both[0], states)
+        np.testing.assert_array_equal(np.delete(both[1], slot, 1), np.delete(states, slot, 1))
+        error, other = states[:, slot], both[1][:, slot]
+        hand_yaw = np.arctan2(states[:, s["hand_yaw"].start], states[:, s["hand_yaw"].start + 1])
+        if period == 0:  # the cylinder grasps at any yaw: no other
+            np.testing.assert_array_equal(other, error)
+            continue
+        moved = other != error
+        # a quarter turn further is mostly within the hand's reach; a half turn only from near the limits' middle
+        assert moved.sum() >= (4 if period < math.pi else 0), object_type
+        np.testing.assert_allclose(np.abs(other - error)[moved], period, atol=1e-5)
+        assert np.all(np.abs(hand_yaw + other) <= grasp_env.robot.YAW_LIMIT + 1e-5)
+
+
 def test_hand_yaw_zero_closes_the_fingers_along_world_y(env: GraspEnv) -> None:
     env.reset(seed=0)
     robot = env.robot
