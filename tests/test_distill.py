@@ -51,6 +51,15 @@ def student(teacher: Path, **cfg) -> tuple[SACTrainer, EnvRunner]:
     return SACTrainer(spec, 2, config, buf), runner
 
 
+def student_and_batch(teacher: Path) -> tuple[SACTrainer, dict[str, torch.Tensor]]:
+    """A fresh student and a batch of 64 observations of 120 random steps (4 envs x 30)."""
+    trainer, runner = student(teacher)
+    for _ in range(30):
+        runner.step(runner.random_actions())
+    trainer.replay_buffer.push_many(*runner.pending.take())
+    return trainer, trainer.sample_batch(64)[0]
+
+
 def test_the_teacher_walks_to_the_dot(teacher_path: Path) -> None:
     teacher, env, successes = load_teacher(teacher_path), make_env("Dot-v0"), 0
     for k in range(50):
@@ -85,11 +94,7 @@ def test_the_teacher_acts_first_then_hands_over_to_the_student(teacher_path: Pat
 
 
 def test_a_distillation_step_moves_the_student_onto_the_teacher(teacher_path: Path) -> None:
-    trainer, runner = student(teacher_path)
-    for _ in range(30):
-        runner.step(runner.random_actions())
-    trainer.replay_buffer.push_many(*runner.pending.take())
-    obs = trainer.sample_batch(64)[0]
+    trainer, obs = student_and_batch(teacher_path)
     first = distill_step(trainer, obs, trainer.teacher, "state")["distill_mse"]
     for _ in range(150):
         last = distill_step(trainer, obs, trainer.teacher, "state")
@@ -104,11 +109,7 @@ def test_a_distillation_step_moves_the_student_onto_the_teacher(teacher_path: Pa
 
 
 def test_with_a_symmetry_each_sample_regresses_onto_its_nearest_label(teacher_path: Path) -> None:
-    trainer, runner = student(teacher_path)
-    for _ in range(30):
-        runner.step(runner.random_actions())
-    trainer.replay_buffer.push_many(*runner.pending.take())
-    obs = trainer.sample_batch(64)[0]
+    trainer, obs = student_and_batch(teacher_path)
     for _ in range(150):  # the student learns its teacher's own labels
         plain = distill_step(trainer, obs, trainer.teacher, "state")
     symmetry = load_symmetry("dot_env:decoy_first")
