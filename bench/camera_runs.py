@@ -11,7 +11,8 @@ GraspEnv-Diverse-v0 the 99 test objects, which no evaluation of the run saw eith
 on the validation objects and is kept beside it) and, on the same episodes, the state policy's figure: the DAgger
 teacher's (its run shares the seed, so its held-out block is the same), or the run given with ``--state RUN=DIR``.
 Minutes include each run's start-up (demonstrations), and the teacher's training
-when the run distilled that teacher (trained by the run, or the state run named and given as --teacher).
+when the run distilled that teacher (trained by the run, or the state run named and given as --teacher); a run's
+total includes its closing evaluations too where its summary.json has ``total_s``.
 
 Writes bench/results/camera_runs_<name>_<date>.json; docs/RESULTS.md renders it (bench/make_results.py).
 """
@@ -87,6 +88,10 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None, episodes: int)
         state_summary = json.loads((state_dir / "summary.json").read_text())
         teacher_s = float(state_summary["wall_time_s"]) + float(state_summary.get("startup_s") or 0.0)
     own_s = float(summary["wall_time_s"]) + float(summary.get("startup_s") or 0.0)
+    # The whole run, where it says so (total_s, from 2026-12-07): its closing evaluations too, and its own teacher
+    total_s = teacher_s + own_s
+    if summary.get("total_s") is not None:
+        total_s = float(summary["total_s"]) + (0.0 if teacher else teacher_s)
     evals = read_evals(run_dir)
     curve = [
         {
@@ -119,7 +124,7 @@ def camera_run(label: str, run_dir: Path, state_dir: Path | None, episodes: int)
         "stop_reason": summary["stop_reason"],
         "teacher_minutes": round(teacher_s / 60.0, 2) if teacher_s else None,
         "camera_minutes": round(own_s / 60.0, 2),
-        "total_minutes": round((teacher_s + own_s) / 60.0, 2),
+        "total_minutes": round(total_s / 60.0, 2),
         "env_steps": summary["env_steps"],
         "updates": summary["updates"],
         "curve": curve,

@@ -861,6 +861,37 @@ def distill_probe(d: Json) -> Rendered:
     return body + "\n\n" + table(head, rows), d["date"], d["command"]
 
 
+def distill_playback(d: Json) -> Rendered:
+    """bench/distill_playback.py: a camera student played beside its teacher, its error per slot and stage."""
+    slots = ", ".join(d["action_slots"])
+
+    def errors(values: list[float] | None) -> str:
+        return "-" if values is None else " / ".join(f"{x:.2f}" for x in values)
+
+    n, ok = d["episodes"], d["successes"]
+    rows = [
+        [f"successful episodes ({ok})", errors(d["error_success"])],
+        [f"failed episodes ({n - ok})", errors(d["error_failure"])],
+    ]
+    rows += [
+        [f"steps {name} ({s['episodes']} episodes)", errors(s["error"])] for name, s in d["error_by_stage"].items()
+    ]
+    stops = ", ".join(f"{name} {k}" for name, k in d["failures_by_last_stage"].items() if k)
+    feet = ", ".join(
+        f"{f} {d['failures_by_footprint'][f]} of {d['episodes_by_footprint'][f]}" for f in d["episodes_by_footprint"]
+    )
+    label = "the nearer of the teacher's labels (`--teacher-symmetry`)" if d["symmetric"] else "the teacher's label"
+    body = (
+        f"`{d['run_dir']}`'s best.pt on {n} test episodes, deterministic, beside its teacher: {ok} succeeded. "
+        f"Squared error of the student's action against {label}, action units, per slot ({slots}). "
+        f"Failures by the last stage reached: {stops or 'none'}; failures by footprint: {feet}."
+        + (f" {d['note']}" if d.get("note") else "")
+        + "\n\n"
+        + table(["steps", f"squared error ({slots})"], rows)
+    )
+    return body, d["date"], d["command"]
+
+
 def teacher_sensitivity(d: Json) -> Rendered:
     """bench/teacher_sensitivity.py: how far a state teacher's actions move when part of its state changes."""
     st, teachers = d["settings"], d["teachers"]
@@ -910,6 +941,7 @@ SECTIONS = [  # (heading, file, title, renderer), in page order
     ("Time to target", "time_to_target_*", "medians over training seeds", time_to_target),
     ("The camera policy", "distill_probe*", "does the student generalise to unseen episodes?", distill_probe),
     ("The camera policy", "teacher_sensitivity.json", "what the teacher's actions hang on", teacher_sensitivity),
+    ("The camera policy", "distill_playback_*", "where a student departs from its teacher", distill_playback),
     ("The camera policy", "camera_runs_*", "camera runs and the state policy on the same episodes", camera_runs),
     ("Learning without a teacher", "critic_screen_*", "variants per env step, one seed each", critic_screen),
     ("Learning without a teacher", "failure_stages_*", "where the failures stop, per object", failure_stages),
