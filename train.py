@@ -55,7 +55,6 @@ def env_support(env_id: str) -> EnvSupport:
             eval_kwargs={"split": "val"} if diverse else {},
             test_kwargs={"split": "test"} if diverse else {},
             obs_modes=grasp_env.OBS_MODES,
-            teacher_symmetry=f"grasp_env.{'diverse_env' if diverse else 'env'}:grasp_symmetries",
         )
     return EnvSupport()
 

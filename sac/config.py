@@ -13,10 +13,14 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SHAPE_FIELDS = ("hidden_dim", "critic_layer_norm", "encoder", "encoder_features", "actor_keys", "critic_keys")
+SHAPE_FIELDS = (
+    "hidden_dim", "critic_layer_norm", "encoder", "encoder_features", "image_input", "actor_keys", "critic_keys",
+)  # fmt: skip
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
 
 ENCODERS = ("strided", "patch", "drq", "keypoints")
+IMAGE_INPUTS = ("raw", "relative-depth")
+"""Values of ``SACConfig.image_input`` (``sac.networks.ImageEncoder``)."""
 """Values of ``SACConfig.encoder``: the keys of ``sac.networks.IMAGE_ENCODERS`` (this module does not import torch)."""
 
 LEGACY_ENCODER = "drq"
@@ -51,6 +55,12 @@ class SACConfig:
     """Dict observations: the keys the Q networks see, comma-separated (none: every stored key, privileged ones
     included). Asymmetric actor-critic (Pinto et al. 2017): with --privileged-key state, ``state,proprio`` gives
     critics the simulator state and no image, while the policy acts from the camera."""
+    image_input: str = "raw"
+    """Dict observations: what the encoder's convs read of each uint8 image. ``raw``: the image scaled to [0, 1].
+    ``relative-depth`` (one-channel depth images, nearer = smaller values): the image beside a second channel, each
+    pixel's height above the image's median value (the table, for a camera over it) in units of 16 values, clipped
+    to [-2, 4], pixels reading 0 (no reading) at 0: a few centimetres of object stand out as strongly as the
+    fingers instead of a few grey levels (bench/encoder_probe.py --image-input)."""
     image_shift: int = 0
     """Dict observations: DrQ augmentation (Kostrikov et al. 2020) of every sampled batch: each image of obs and
     next_obs shifted by up to this many pixels (replicate padding, torch's RNG); 0: off."""
@@ -60,11 +70,11 @@ class SACConfig:
     regression onto it and no critic is trained. None: SAC."""
     teacher_symmetry: str | None = None
     """With --teacher: ``module:function`` mapping states ``(n, d)`` (numpy) to the states ``(k, n, d)``, the given
-    ones first, in which the teacher's actions are equally good (the task's symmetries, e.g. a box's other grasp
-    yaw); each sample then regresses onto the nearest of its k labels, so the student is not taught the average of
-    two good actions it cannot tell apart. Set by the run for envs that name one (GraspEnv-v0 and
-    GraspEnv-Diverse-v0: the object's other grasp yaw, ``grasp_env.env:grasp_symmetries`` and
-    ``grasp_env.diverse_env:grasp_symmetries``); ``none`` turns it off."""
+    ones first, in which the teacher's actions are equally good (the task's symmetries); each sample then regresses
+    onto the nearest of its k labels instead of the teacher's own. For the GraspEnv ids, the object's other grasp
+    yaw: ``grasp_env.env:grasp_symmetries``, ``grasp_env.diverse_env:grasp_symmetries``. Off by default: on seed 1
+    of GraspEnv-Diverse-v0 the camera student trained with it did worse on the test objects than without
+    (bench/results/camera_runs_diverse-symmetric-s1_*.json against camera_runs_diverse-3seeds_*)."""
     teacher_beta_steps: int = 5000
     """With --teacher: env steps (per acting process) over which the teacher's share of the actions taken falls
     linearly from 1 to 0; the student acts on its mean otherwise."""
@@ -141,6 +151,7 @@ class SACConfig:
             (self.encoder in ENCODERS, f"--encoder must be one of {', '.join(ENCODERS)}"),
             (self.encoder_features >= 1, "--encoder-features must be positive"),
             (self.image_shift >= 0, "--image-shift must be >= 0"),
+            (self.image_input in IMAGE_INPUTS, f"--image-input must be one of {', '.join(IMAGE_INPUTS)}"),
             (self.batch_size >= 1, "--batch-size must be positive"),
             (math.isfinite(self.lr) and self.lr > 0, "--lr must be a positive number"),
             (math.isfinite(self.alpha_lr) and self.alpha_lr > 0, "--alpha-lr must be a positive number"),

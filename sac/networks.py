@@ -72,16 +72,45 @@ class SpatialSoftmax(nn.Module):
         return (attention @ self.grid).reshape(n, 2 * c)
 
 
-class ImageEncoder(nn.Module):
-    """uint8 ``(n, C, H, W)`` scaled to [0, 1] -> ``(n, features)`` in [-1, 1]: the conv stack ``arch`` of
-    `IMAGE_ENCODERS`, flatten, Linear to ``features``, LayerNorm, tanh (the SAC-AE / DrQ head whatever the
-    stack). ``flops()``: the multiply-adds of one image, times two."""
+RELATIVE_DEPTH_UNIT = 16.0
+"""``image_input="relative-depth"``: image values per unit of the height channel (16 of a GraspEnv depth image's
+254 levels over 0.04-0.8 m: 4.8 cm)."""
+RELATIVE_DEPTH_RANGE = (-2.0, 4.0)
+"""The height channel's clip range, in those units (below the median: a hole or the table's edge; above it: the
+object, then the fingers)."""
 
-    def __init__(self, shape: tuple[int, ...], features: int, *, arch: str) -> None:
+
+def relative_depth(image: torch.Tensor) -> torch.Tensor:
+    """uint8 depth ``(n, 1, H, W)`` -> float ``(n, 2, H, W)``: the image scaled to [0, 1], and each pixel's height
+    above the image's median value (nearer = higher) in `RELATIVE_DEPTH_UNIT`, clipped to `RELATIVE_DEPTH_RANGE` and
+    scaled to [0, 1]; pixels reading 0 (no reading) sit at the median's height. The median comes from a sort, so
+    the exported policies (ONNX, torch.export) compute it as the policy does."""
+    v = image.float()
+    flat = v.flatten(1)
+    median = flat.sort(dim=1).values[:, flat.shape[1] // 2].view(-1, 1, 1, 1)
+    low, high = RELATIVE_DEPTH_RANGE
+    height = ((median - v) / RELATIVE_DEPTH_UNIT).clamp(low, high)
+    height = torch.where(v > 0, height, torch.zeros_like(height))
+    return torch.cat([v / 255.0, (height - low) / (high - low)], dim=1)
+
+
+class ImageEncoder(nn.Module):
+    """uint8 ``(n, C, H, W)`` -> ``(n, features)`` in [-1, 1]: the input (``image_input``: ``raw``, the image
+    scaled to [0, 1]; ``relative-depth``, `relative_depth`'s two channels of a one-channel depth image), the conv
+    stack ``arch`` of `IMAGE_ENCODERS`, flatten, Linear to ``features``, LayerNorm, tanh (the SAC-AE / DrQ head
+    whatever the stack). ``flops()``: the multiply-adds of one image, times two."""
+
+    def __init__(self, shape: tuple[int, ...], features: int, *, arch: str, image_input: str = "raw") -> None:
         super().__init__()
         if arch not in IMAGE_ENCODERS:
             raise ValueError(f"unknown image encoder {arch!r}: one of {', '.join(IMAGE_ENCODERS)}")
+        if image_input not in ("raw", "relative-depth"):
+            raise ValueError(f"unknown image input {image_input!r}: raw or relative-depth")
+        if image_input == "relative-depth" and shape[0] != 1:
+            raise ValueError(f"image input relative-depth reads one-channel depth images, got shape {tuple(shape)}")
+        self.image_input = image_input
         c, h, w = shape
+        c = in_channels = 2 if image_input == "relative-depth" else c
         layers: list[nn.Module] = []
         for channels, kernel, stride in IMAGE_ENCODERS[arch]:
             layers += [nn.Conv2d(c, channels, kernel, stride=stride), nn.ReLU(inplace=True)]
@@ -90,7 +119,7 @@ class ImageEncoder(nn.Module):
             layers.pop()  # the softmax wants the conv's signed output
         self.convs = nn.Sequential(*layers)
         with torch.no_grad():
-            out = self.convs(torch.zeros(1, *shape))
+            out = self.convs(torch.zeros(1, in_channels, h, w))
         self.keypoints = SpatialSoftmax(*out.shape[-2:]) if arch in SPATIAL_SOFTMAX else None
         n_flat = 2 * out.shape[1] if self.keypoints is not None else out.numel()
         self.linear = nn.Linear(n_flat, features)
@@ -102,7 +131,7 @@ class ImageEncoder(nn.Module):
     def flops(self) -> int:
         """Floating-point operations of one image's forward pass through the convs and the Linear (2 per
         multiply-add; ReLU, LayerNorm and tanh left out)."""
-        macs, x = 0, torch.zeros(1, *self.shape)
+        macs, x = 0, torch.zeros(1, self.convs[0].in_channels, *self.shape[1:])
         with torch.no_grad():
             for layer in self.convs:
                 y = layer(x)
@@ -114,7 +143,8 @@ class ImageEncoder(nn.Module):
         return 2 * (macs + self.linear.in_features * self.linear.out_features)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = self.convs(image.float() / 255.0)
+        x = relative_depth(image) if self.image_input == "relative-depth" else image.float() / 255.0
+        x = self.convs(x)
         x = self.keypoints(x) if self.keypoints is not None else x.flatten(1)
         return torch.tanh(self.norm(self.linear(x)))
 
@@ -128,12 +158,18 @@ class ObsEncoder(nn.Module):
     different keys of one batch (asymmetric actor-critic: the critic's keys include a privileged state).
     """
 
-    def __init__(self, spec: ObsSpec, keys: tuple[str, ...] | None, features: int, *, arch: str) -> None:
+    def __init__(
+        self, spec: ObsSpec, keys: tuple[str, ...] | None, features: int, *, arch: str, image_input: str = "raw"
+    ) -> None:
         super().__init__()
         self.keys = tuple(keys if keys is not None else spec.observed_keys)
         self.shapes = {k: spec.shape(k) for k in self.keys}
         self.images = nn.ModuleDict(
-            {k: ImageEncoder(spec.shape(k), features, arch=arch) for k in self.keys if spec.is_image(k)}
+            {
+                k: ImageEncoder(spec.shape(k), features, arch=arch, image_input=image_input)
+                for k in self.keys
+                if spec.is_image(k)
+            }
         )
         self.out_dim = sum(
             self.images[k].features if k in self.images else int(np.prod(spec.shape(k))) for k in self.keys

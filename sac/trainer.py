@@ -167,7 +167,9 @@ class SACTrainer:
                 raise ValueError(f"--actor-keys: the policy cannot see privileged keys {privileged} when it acts")
 
         def encoder(keys: tuple[str, ...]) -> ObsEncoder | None:
-            return ObsEncoder(spec, keys, cfg.encoder_features, arch=cfg.encoder) if spec.is_dict else None
+            if not spec.is_dict:
+                return None
+            return ObsEncoder(spec, keys, cfg.encoder_features, arch=cfg.encoder, image_input=cfg.image_input)
 
         def q_net() -> SoftQNetwork:
             enc = encoder(self.critic_keys)

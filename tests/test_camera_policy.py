@@ -188,9 +188,15 @@ def test_meta_json_names_each_input_and_what_its_numbers_mean(
     }
 
 
-@pytest.mark.parametrize("encoder", sorted(set(IMAGE_ENCODERS) - {SACConfig().encoder}))
-def test_every_image_encoder_exports(encoder: str, observations: dict[str, np.ndarray], tmp_path: Path) -> None:
-    """The other --encoder choices (the default is the checkpoint above): both formats act like the policy."""
+@pytest.mark.parametrize(
+    ("encoder", "image_input"),
+    [(e, "raw") for e in sorted(set(IMAGE_ENCODERS) - {SACConfig().encoder})] + [("patch", "relative-depth")],
+)
+def test_every_image_encoder_exports(
+    encoder: str, image_input: str, observations: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    """The other --encoder choices (the default is the checkpoint above), and --image-input relative-depth (its
+    median is a sort the exports must reproduce): both formats act like the policy."""
     import onnxruntime as ort
 
     from sac.export import export_policy
@@ -199,7 +205,7 @@ def test_every_image_encoder_exports(encoder: str, observations: dict[str, np.nd
         "depth": gym.spaces.Box(0, 255, (1, 64, 64), np.uint8), "proprio": gym.spaces.Box(-2, 2, (8,), np.float32),
     }))  # fmt: skip
     torch.manual_seed(0)
-    policy = SACTrainer(spec, 5, SACConfig(hidden_dim=32, encoder=encoder)).policy_net
+    policy = SACTrainer(spec, 5, SACConfig(hidden_dim=32, encoder=encoder, image_input=image_input)).policy_net
     with torch.no_grad():
         policy.mean_linear.weight.mul_(50.0)
         for module in policy.modules():  # a sharp softmax, so that keypoints move with the image at initialisation

@@ -228,6 +228,34 @@ def test_encoder_shapes(size: int, arch: str) -> None:
     assert enc.out_dim == 57 and enc(obs_batch(spec, 4)).shape == (4, 57)
 
 
+def test_relative_depth_lifts_what_stands_on_the_table_and_ignores_dropouts() -> None:
+    from sac.networks import RELATIVE_DEPTH_UNIT, relative_depth
+
+    table, box, fingers = 60, 60 - int(RELATIVE_DEPTH_UNIT), 5  # the box one unit nearer than the table
+    image = torch.full((2, 1, 8, 8), table, dtype=torch.uint8)
+    image[0, 0, 2:4, 2:4] = box
+    image[0, 0, 7] = fingers
+    image[0, 0, 0, 0] = 0  # no reading
+    image[1] += 40  # the same scene from higher up: only the raw channel changes
+    image[1, 0, 2:4, 2:4] = box + 40
+    image[1, 0, 7] = fingers + 40
+    image[1, 0, 0, 0] = 0
+    x = relative_depth(image)
+    assert x.shape == (2, 2, 8, 8) and x.dtype == torch.float32 and 0.0 <= float(x.min()) <= float(x.max()) <= 1.0
+    torch.testing.assert_close(x[:, 0], image[:, 0].float() / 255.0)
+    height = x[:, 1] * 6.0 - 2.0  # back to units of RELATIVE_DEPTH_UNIT
+    torch.testing.assert_close(height[0], height[1])
+    assert float(height[0, 4, 4]) == 0.0 and float(height[0, 0, 0]) == 0.0  # the table; a dropout
+    assert float(height[0, 2, 2]) == pytest.approx(1.0)  # the box
+    assert float(height[0, 7, 0]) == pytest.approx((table - fingers) / RELATIVE_DEPTH_UNIT)  # the fingers, nearer
+    image[0, 0, 7] = 255  # beyond the working range: a hole, clipped
+    assert float(relative_depth(image)[0, 1, 7, 0]) * 6.0 - 2.0 == -2.0
+    enc = ImageEncoder((1, 16, 16), 10, arch="patch", image_input="relative-depth")
+    assert enc.convs[0].in_channels == 2 and enc(image.repeat(1, 1, 2, 2)).shape == (2, 10)
+    with pytest.raises(ValueError, match="one-channel depth"):
+        ImageEncoder((3, 16, 16), 10, arch="patch", image_input="relative-depth")
+
+
 def test_spatial_softmax_finds_the_peak_of_each_channel() -> None:
     from sac.networks import SpatialSoftmax
 

@@ -179,6 +179,7 @@ def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
     dagger = with_camera_method(RunConfig(obs_mode="depth"), {"obs_mode": "depth"})
     assert dagger.sac.teacher == AUTO_TEACHER and dagger.privileged_key == "state" and not dagger.demos
     assert dagger.sac.image_shift == 4 and dagger.sac.encoder == "patch"
+    assert dagger.sac.image_input == "relative-depth"
     asym = with_camera_method(RunConfig(obs_mode="depth", camera_method="asymmetric"), {})
     assert asym.sac.critic_keys == "state,proprio" and asym.sac.teacher is None and asym.privileged_key == "state"
     drq = with_camera_method(RunConfig(obs_mode="depth", camera_method="drq"), {})

@@ -105,9 +105,6 @@ class EnvSupport:
     """``gymnasium.make`` kwargs of every env of a run, under the others (e.g. ``obs_mode``: `with_obs_mode`)."""
     obs_modes: tuple[str, ...] = ()
     """The env's ``obs_mode`` kwarg's values (``--obs-mode``; empty: the env has no such kwarg)."""
-    teacher_symmetry: str | None = None
-    """``module:function`` giving the states a teacher's actions are equally good in (``--teacher-symmetry``,
-    `sac.distill.load_symmetry`): the default of distillation runs on this env."""
 
 
 def with_obs_mode(support: EnvSupport, obs_mode: str, env_id: str) -> EnvSupport:

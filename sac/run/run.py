@@ -494,16 +494,12 @@ def train_teacher(
     return student, {**brief, "checkpoint": str(teacher)}
 
 
-def with_teacher_symmetry(cfg: RunConfig, support: EnvSupport, given: dict[str, Any]) -> RunConfig:
-    """``cfg`` whose distillation uses the env's teacher symmetry (`EnvSupport.teacher_symmetry`) unless the user
-    gave --teacher-symmetry; a symmetry that does not import is a ValueError before anything trains."""
-    if cfg.sac.teacher and "sac.teacher_symmetry" not in given and support.teacher_symmetry:
-        cfg = replace_paths(cfg, {"sac.teacher_symmetry": support.teacher_symmetry})
+def check_teacher_symmetry(cfg: RunConfig) -> None:
+    """A --teacher-symmetry that does not import is a ValueError before anything trains."""
     if cfg.sac.teacher:
         from sac.distill import load_symmetry
 
         load_symmetry(cfg.sac.teacher_symmetry)
-    return cfg
 
 
 def _slots(text: str | None) -> tuple[str, ...]:
@@ -565,7 +561,7 @@ def train(
     _check_env_id(cfg.env, support)
     support = with_obs_mode(support, cfg.obs_mode, cfg.env)  # before a teacher trains: a bad mode fails at once
     support = with_hidden_state(support, cfg.hide_state, cfg.env)
-    cfg = with_teacher_symmetry(cfg, support, given)
+    check_teacher_symmetry(cfg)
     teacher, started = None, time.perf_counter()
     deadline = None if cfg.max_minutes is None else started + cfg.max_minutes * 60.0  # the teacher's time included
     if cfg.sac.teacher == AUTO_TEACHER:
