@@ -827,9 +827,12 @@ def encoder_probe(d: Json) -> Rendered:
     ]  # fmt: skip
     head = ["encoder", "MFLOP / image", "median error, cm", "RMS error, cm", "mean predictor median, cm"]
     head += ["mean predictor RMS, cm", "training s"]
+    env, descend = st.get("env", "GraspEnv-v0"), st.get("descend", 0)
+    frame = f"a frame after 0 to {descend} random steps down" if descend else "the first frame"
     body = (
-        f"GraspEnv depth mode (wrist camera, noise on): the first frame of {num(st['frames'])} seeded resets; each "
-        f"encoder + a Linear head trained from scratch for {num(st['steps'])} Adam steps of {st['batch']} on "
+        f"`{env}` depth mode (wrist camera, noise on): {frame} of {num(st['frames'])} seeded resets; each "
+        f"encoder (`, relative-depth`: reading `--image-input relative-depth`) + a Linear head trained from scratch "
+        f"for {num(st['steps'])} Adam steps of {st['batch']} on "
         f"{num(st['train_frames'])} frames to regress {st['target']}; errors on the {num(st['held_out_frames'])} "
         f"held-out frames, against predicting the training mean.\n\n" + table(head, rows)
     )
