@@ -361,8 +361,9 @@ def camera_settings(method: str) -> dict[str, Any]:
     object as well as the costlier ones at a fraction of their FLOPs (bench/encoder_probe.py, and for a distilled
     student bench/distill_probe.py), reading the depth image beside its height above the image's median
     (``--image-input relative-depth``): with it a DAgger student on GraspEnv-Diverse-v0 imitated its teacher far
-    better (bench/results/camera_runs_diverse-relative-depth-s1_*.json; bench/encoder_probe.py --image-inputs). DAgger shifts its images at random: without it the
-    student memorised its own episodes and did worse on unseen ones as it trained on (bench/distill_probe.py).
+    better (bench/results/camera_runs_diverse-relative-depth-s1_*.json; bench/encoder_probe.py --image-inputs).
+    DAgger shifts its images at random: without it the student memorised its own episodes and did worse on
+    unseen ones as it trained on (bench/distill_probe.py).
     Every method stops after `CAMERA_MINUTES` unless told otherwise (--max-minutes, --total-steps): the budget a
     camera run is measured in (docs/CAMERA.md), and without it a run at a camera's pace would take hours to reach
     the default step count."""
