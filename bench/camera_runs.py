@@ -54,8 +54,8 @@ def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
         return None
     keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
     found = {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
-    if result.get("per_object"):
-        found["by_footprint"] = by_footprint(result["per_object"])
+    if result.get("per_object") and all(name.startswith("obj_") for name in result["per_object"]):
+        found["by_footprint"] = by_footprint(result["per_object"])  # GraspEnv-Diverse-v0's objects only
     return found
 
 
