@@ -54,18 +54,21 @@ def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
         return None
     keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
     found = {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
-    if result.get("per_object") and all(name.startswith("obj_") for name in result["per_object"]):
-        found["by_footprint"] = by_footprint(result["per_object"])  # GraspEnv-Diverse-v0's objects only
+    footprints = by_footprint(result.get("per_object") or {})
+    if footprints is not None:
+        found["by_footprint"] = footprints
     return found
 
 
-def by_footprint(per_object: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+def by_footprint(per_object: dict[str, dict[str, int]]) -> dict[str, dict[str, int]] | None:
     """Successes and episodes of the GraspEnv-Diverse-v0 objects whose box is nearly square (long side at most
-    `SQUARE_LONG_MAX`: grasped across either side) and of the others."""
+    `SQUARE_LONG_MAX`: grasped across either side) and of the others; None unless every object is one of them."""
     from grasp_env.diverse_task import SQUARE_LONG_MAX
     from grasp_env.objects import object_name, object_table
 
     long_side = {object_name(g.index): g.box_size[0] for g in object_table()}
+    if not per_object or not per_object.keys() <= long_side.keys():
+        return None
     out = {"square": {"successes": 0, "episodes": 0}, "elongated": {"successes": 0, "episodes": 0}}
     for name, tally in per_object.items():
         group = out["square" if long_side[name] <= SQUARE_LONG_MAX else "elongated"]

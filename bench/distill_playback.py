@@ -77,8 +77,8 @@ def play(run_dir: Path, episodes: int, symmetric: bool) -> dict[str, Any]:
             while not done:
                 action = trainer.policy_net.get_action(obs, deterministic=True)
                 labels = teacher_labels(teacher, torch.as_tensor(info["state"][None]), symmetry)[:, 0].numpy()
-                err = ((action[None] - labels) ** 2).mean(1).argmin()
-                errors.append((action - labels[err]) ** 2)
+                nearest = ((action[None] - labels) ** 2).mean(1).argmin()
+                errors.append((action - labels[nearest]) ** 2)
                 obs, _, terminated, truncated, info = env.step(action)
                 stages.append(stage_of(info))
                 done = terminated or truncated

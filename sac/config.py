@@ -19,9 +19,10 @@ SHAPE_FIELDS = (
 """Fields that fix the networks' shapes: a checkpoint can only be loaded with the value it was written with."""
 
 ENCODERS = ("strided", "patch", "drq", "keypoints")
+"""Values of ``SACConfig.encoder``: the keys of ``sac.networks.IMAGE_ENCODERS`` (this module does not import torch)."""
+
 IMAGE_INPUTS = ("raw", "relative-depth")
 """Values of ``SACConfig.image_input`` (``sac.networks.ImageEncoder``)."""
-"""Values of ``SACConfig.encoder``: the keys of ``sac.networks.IMAGE_ENCODERS`` (this module does not import torch)."""
 
 LEGACY_ENCODER = "drq"
 """The encoder of configs written before ``SACConfig.encoder`` existed (they have ``encoder_features``)."""
@@ -60,7 +61,7 @@ class SACConfig:
     ``relative-depth`` (one-channel depth images, nearer = smaller values): the image beside a second channel, each
     pixel's height above the image's median value (the table, for a camera over it) in units of 16 values, clipped
     to [-2, 4], pixels reading 0 (no reading) at 0: a few centimetres of object stand out as strongly as the
-    fingers instead of a few grey levels (bench/encoder_probe.py --image-input)."""
+    fingers instead of a few grey levels (bench/encoder_probe.py --image-inputs)."""
     image_shift: int = 0
     """Dict observations: DrQ augmentation (Kostrikov et al. 2020) of every sampled batch: each image of obs and
     next_obs shifted by up to this many pixels (replicate padding, torch's RNG); 0: off."""

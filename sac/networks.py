@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sac.config import IMAGE_INPUTS
 from sac.spaces import ObsSpec
 
 LOG_STD_MIN = -20.0
@@ -106,8 +107,8 @@ class ImageEncoder(nn.Module):
         super().__init__()
         if arch not in IMAGE_ENCODERS:
             raise ValueError(f"unknown image encoder {arch!r}: one of {', '.join(IMAGE_ENCODERS)}")
-        if image_input not in ("raw", "relative-depth"):
-            raise ValueError(f"unknown image input {image_input!r}: raw or relative-depth")
+        if image_input not in IMAGE_INPUTS:
+            raise ValueError(f"unknown image input {image_input!r}: one of {', '.join(IMAGE_INPUTS)}")
         if image_input == "relative-depth" and shape[0] != 1:
             raise ValueError(f"image input relative-depth reads one-channel depth images, got shape {tuple(shape)}")
         self.image_input = image_input

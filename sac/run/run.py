@@ -133,14 +133,12 @@ class Run:
         support: EnvSupport,
         stop: StopRequest,
         given: dict[str, Any],
-        deadline: float | None = None,
+        deadline: float | None,
     ) -> None:
         """``deadline``: `time.perf_counter` by which the whole run, its closing evaluations included, must be over
-        (default: --max-minutes from now; none without --max-minutes)."""
+        (`train`'s start plus --max-minutes; None without --max-minutes)."""
         self.cfg, self.support, self.stop, self.given = cfg, support, stop, given
         self.started = time.perf_counter()
-        if deadline is None and cfg.max_minutes is not None:
-            deadline = self.started + cfg.max_minutes * 60.0
         self.deadline = deadline
         self.backend: Any = None
         self.folder_lock: RunFolderLock | None = None
@@ -466,12 +464,13 @@ def default_run_dir(cfg: RunConfig) -> Path:
 
 
 def train_teacher(
-    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None, deadline: float | None = None
+    cfg: RunConfig, support_for: Callable[[str], EnvSupport] | None, deadline: float | None
 ) -> tuple[RunConfig | None, dict[str, Any]]:
     """--camera-method dagger without --teacher: train the state policy first, with the default settings (the
     headline's: demonstrations, the stop rules) on the same env, seed and workers, in ``<run folder>/teacher``, for
     at most --teacher-minutes; returns the student's config (its teacher that run's best.pt, its --max-minutes what
-    is left) and a brief of the teacher run; an interrupted teacher: ``None`` and its summary."""
+    is left before ``deadline``, `train`'s end of the whole run) and a brief of the teacher run; an interrupted
+    teacher: ``None`` and its summary."""
     run_dir = Path(cfg.run_dir or default_run_dir(cfg))
     teacher_cfg = RunConfig(
         env=cfg.env, seed=cfg.seed, workers=cfg.workers, mode=cfg.mode, progress=cfg.progress,
@@ -484,8 +483,6 @@ def train_teacher(
         return None, summary
     best = Path(teacher_cfg.run_dir) / "best.pt"
     teacher = best if best.is_file() else Path(teacher_cfg.run_dir) / "latest.pt"
-    if deadline is None and cfg.max_minutes is not None:
-        deadline = time.perf_counter() - (summary["startup_s"] + summary["wall_time_s"]) + cfg.max_minutes * 60.0
     left = None if deadline is None else (deadline - time.perf_counter()) / 60.0
     if left is not None and left <= 0:
         raise TrainingError(f"the state teacher used all of --max-minutes {cfg.max_minutes:g}; give more minutes")
