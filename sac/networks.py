@@ -88,8 +88,8 @@ def relative_depth(image: torch.Tensor) -> torch.Tensor:
     (H // 16)-th pixel along each axis, from a sort, so the exported policies (ONNX, torch.export) compute it as
     the policy does."""
     v = image.float()
-    step = max(1, min(v.shape[-2:]) // 16)  # the median of a 16 x 16 grid of pixels: a sort of 128 images of
-    grid = v[:, :, ::step, ::step].flatten(1)  # 64 x 64 whole costs twice the encoder's own update
+    step = max(1, min(v.shape[-2:]) // 16)  # the median of a 16 x 16 grid of pixels: sorting whole images in
+    grid = v[:, :, ::step, ::step].flatten(1)  # every update would cost more than the encoder itself
     median = grid.sort(dim=1).values[:, grid.shape[1] // 2].view(-1, 1, 1, 1)
     low, high = RELATIVE_DEPTH_RANGE
     height = ((median - v) / RELATIVE_DEPTH_UNIT).clamp(low, high)
