@@ -510,6 +510,34 @@ class DictReplayBuffer:
         return buffer
 
 
+def replay_from_file(path: str | os.PathLike, capacity: int | None = None, seed: int | None = None) -> Any:
+    """The buffer an ``.npz`` of `ReplayBuffer.save` or `DictReplayBuffer.save` holds, whichever it is (e.g. a
+    demonstration file of a state run or of a camera run)."""
+    with np.load(path, allow_pickle=False) as data:
+        is_dict = "obs_spec" in data
+    return (DictReplayBuffer if is_dict else ReplayBuffer).from_file(path, capacity=capacity, seed=seed)
+
+
+def transitions_buffer(
+    transitions: Any, spec: ObsSpec, action_dim: int, privileged_key: str | None = None, seed: int | None = None
+) -> Any:
+    """A buffer of exactly ``transitions`` (arrays ``obs, action, reward, next_obs, terminated``; e.g. the
+    ``Transitions`` of ``grasp_env.expert.collect_demonstrations``) for observations of ``spec``. Dict observations
+    get the privileged ``state`` arrays beside them under ``privileged_key`` when the spec stores one."""
+    if not spec.is_dict:
+        return ReplayBuffer.from_transitions(transitions, seed=seed)
+    obs, next_obs = dict(transitions.obs), dict(transitions.next_obs)
+    if privileged_key:
+        if transitions.state is None:
+            raise ValueError(f"the transitions carry no state to store under {privileged_key!r}")
+        obs[privileged_key], next_obs[privileged_key] = transitions.state, transitions.next_state
+    if set(obs) != set(spec.keys):
+        raise ValueError(f"the transitions have keys {sorted(obs)}; the buffer stores {spec.describe()}")
+    buffer = DictReplayBuffer(max(len(transitions.reward), 1), spec, action_dim, seed=seed)
+    buffer.push_many(obs, transitions.action, transitions.reward, next_obs, transitions.terminated)
+    return buffer
+
+
 def make_replay_buffer(capacity: int, obs: int | ObsSpec, action_dim: int, seed: int | None = None) -> Any:
     """A `ReplayBuffer` for a flat observation (a size or a Box spec), a `DictReplayBuffer` for dict ones."""
     spec = as_spec(obs)

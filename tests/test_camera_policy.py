@@ -376,3 +376,97 @@ def test_resuming_with_another_obs_mode_is_refused_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and message in err
     assert not (tmp_path / "r").exists(), "refused before anything is written"
+
+
+# -- demonstrations --------------------------------------------------------------------------------------------
+
+CAMERA_DEMOS = [
+    "--obs-mode", "depth", "--camera-method", "asymmetric", "--demos", "--demo-episodes", "2", "--mode", "serial",
+    "--workers", "1", "--total-steps", "30", "--max-steps", str(MAX_STEPS), "--learning-starts", "20",
+    "--explore-steps", "10", "--batch-size", "8", "--hidden-dim", "32", "--encoder-features", "16",
+    "--replay-size", "500", "--eval-every", "10000", "--eval-episodes", "1", "--final-eval-episodes", "1",
+    "--heldout-episodes", "1", "--checkpoint-every", "10000", "--target-success", "none", "--no-progress",
+    "--seed", "5",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def camera_demos(tmp_path_factory) -> Path:
+    """The demos.npz of a short asymmetric camera run with the expert's demonstrations."""
+    run_dir = tmp_path_factory.mktemp("camera_demos") / "run"
+    assert train.main([*CAMERA_DEMOS, "--run-dir", str(run_dir)]) == 0
+    return run_dir / "demos.npz"
+
+
+def test_a_camera_run_stores_the_experts_episodes_as_the_camera_saw_them(camera_demos: Path) -> None:
+    """The expert acts on the simulator state, the file holds what the run stores: the depth image and the
+    proprioception of the very episodes the env renders for those seeds, and the state beside them."""
+    from sac.replay import DictReplayBuffer, replay_from_file
+    from sac.run.envs import demo_seed
+
+    demos = replay_from_file(camera_demos)
+    assert isinstance(demos, DictReplayBuffer)
+    assert demos.spec.keys == ("depth", "proprio", "state") and demos.spec.privileged == ("state",)
+    obs, action, reward, next_obs, done = demos._chronological()
+    env = gym.make("GraspEnv-v0", obs_mode="depth", max_episode_steps=MAX_STEPS, disable_env_checker=True)
+    try:
+        first, info = env.reset(seed=demo_seed(5, 2))
+        np.testing.assert_array_equal(obs["depth"][0], first["depth"])
+        np.testing.assert_allclose(obs["proprio"][0], first["proprio"])
+        np.testing.assert_allclose(obs["state"][0], info["state"])
+        after, r, *_ = env.step(action[0])
+    finally:
+        env.close()
+    np.testing.assert_array_equal(next_obs["depth"][0], after["depth"])
+    assert reward[0] == pytest.approx(r)
+    np.testing.assert_array_equal(next_obs["depth"][:-1][done[:-1] == 0][:5], obs["depth"][1:][done[:-1] == 0][:5])
+    assert 2 <= len(demos) <= 2 * MAX_STEPS and np.abs(action).max() <= 1.0
+
+
+def test_camera_batches_mix_in_the_demonstrations(camera_demos: Path) -> None:
+    from sac.replay import make_replay_buffer
+    from sac.run.local import attach_demo_buffer
+
+    env = gym.make("GraspEnv-v0", obs_mode="depth", disable_env_checker=True)
+    try:
+        spec, action_dim, low, high = env_spec(env, "state")
+    finally:
+        env.close()
+    own = make_replay_buffer(100, spec, action_dim, seed=0)
+    zeros = {key: np.zeros((20, *shape), dtype) for key, shape, dtype in spec.entries}
+    own.push_many(zeros, np.zeros((20, action_dim)), np.zeros(20), zeros, np.zeros(20))
+    trainer = SACTrainer(spec, action_dim, SACConfig(hidden_dim=32, batch_size=8, demo_fraction=0.5), own)
+    attach_demo_buffer(trainer, str(camera_demos), success_replay=0, seed=0)
+    assert trainer.use_demos
+    obs, *_ = trainer.sample_batch(8, use_demos=True)
+    assert obs["depth"].shape == (8, 1, 64, 64) and obs["state"].shape == (8, 29)
+    assert not obs["depth"][:4].any() and obs["depth"][4:].flatten(1).any(dim=1).all(), "4 own rows, then 4 demos"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--n-step", "3"], "demonstrations take --n-step 1 there"),
+        (["--demo-file", "STATE"], "this run stores dict observations"),
+        (["--privileged-key", "object_type"], "store the state as 'state' only"),
+    ],
+)
+def test_camera_demonstrations_refuse_what_they_cannot_hold(
+    flags: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    if "STATE" in flags:
+        from sac import ReplayBuffer
+
+        state_demos = ReplayBuffer.from_arrays(np.zeros((3, 29)), np.zeros((3, 5)), np.zeros(3), np.zeros((3, 29)),
+                                               np.zeros(3))  # fmt: skip
+        flags = ["--demo-file", str(state_demos.save(tmp_path / "state_demos.npz"))]
+    assert train.main([*CAMERA_DEMOS, *flags, "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_camera_demo_file_is_taken_again(camera_demos: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "again"
+    assert train.main([*CAMERA_DEMOS, "--demo-file", str(camera_demos), "--run-dir", str(run_dir)]) == 0
+    assert not (run_dir / "demos.npz").exists(), "the given file, not a new collection"
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "finished"

@@ -356,8 +356,9 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
 
 
 def camera_settings(method: str) -> dict[str, Any]:
-    """The settings (dotted path -> value) that ``--camera-method`` stands for. Every method stores no
-    demonstrations (the expert's episodes are state observations) and uses the ``patch`` encoder: it locates the
+    """The settings (dotted path -> value) that ``--camera-method`` stands for. No method mixes in
+    demonstrations unless given ``--demos`` (a camera run then stores the expert's episodes as its camera saw them,
+    the state beside them), and every method uses the ``patch`` encoder: it locates the
     object as well as the costlier ones at a fraction of their FLOPs (bench/encoder_probe.py, and for a distilled
     student bench/distill_probe.py), reading the depth image beside its height above the image's median
     (``--image-input relative-depth``): with it a DAgger student on GraspEnv-Diverse-v0 imitated its teacher far

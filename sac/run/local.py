@@ -247,10 +247,10 @@ class _ParentWatch:
 def attach_demo_buffer(trainer: Any, demo_path: str | None, success_replay: int, seed: int) -> None:
     """Give a learning process its demonstration buffer: the file's transitions, with room for
     ``success_replay`` more of its own successful episodes (then sampled once they fill a batch)."""
-    from sac.replay import ReplayBuffer, make_replay_buffer
+    from sac.replay import make_replay_buffer, replay_from_file
 
     if success_replay:
-        stored = ReplayBuffer.from_file(demo_path) if demo_path else None
+        stored = replay_from_file(demo_path) if demo_path else None
         kept = len(stored) if stored is not None else 0
         buf = make_replay_buffer(kept + success_replay, trainer.obs_spec, trainer.action_dim, seed=seed)
         if stored is not None:
@@ -258,7 +258,7 @@ def attach_demo_buffer(trainer: Any, demo_path: str | None, success_replay: int,
         trainer.demo_buffer = buf
         trainer.demo_min_rows = trainer.config.batch_size
     elif demo_path:
-        trainer.demo_buffer = ReplayBuffer.from_file(demo_path)
+        trainer.demo_buffer = replay_from_file(demo_path)
 
 
 def spec_runner(spec: WorkerSpec, learns: bool) -> EnvRunner:

@@ -244,29 +244,33 @@ class Run:
         return str(out)
 
     def _one_step_demos(self) -> str | None:
-        from sac import ReplayBuffer
+        """The one-step demonstration file: ``--demo-file`` (checked against the env), or the scripted expert's
+        episodes collected now into ``demos.npz``. With dict observations (a camera run) the expert acts on the
+        privileged state ``info["state"]`` while the file stores what the run stores: the observations, and the
+        state beside them under ``--privileged-key``."""
+        from sac.replay import replay_from_file, transitions_buffer
 
         cfg = self.cfg
         if not cfg.demos or cfg.sac.demo_fraction <= 0:
             return None
-        if self.obs_spec.is_dict:
+        if self.obs_spec.is_dict and cfg.sac.n_step > 1:
             raise ValueError(
-                f"{cfg.env} has dict observations: demonstrations (--demos, --demo-file) take flat Box ones for now; "
-                "pass --no-demos"
+                f"{cfg.env} has dict observations: demonstrations take --n-step 1 there (n-step demonstration files "
+                "are built for flat observations); pass --n-step 1 or --no-demos"
             )
         if cfg.demo_file:
             try:
-                demos = ReplayBuffer.from_file(cfg.demo_file)
+                demos = replay_from_file(cfg.demo_file)
             except Exception as exc:
                 raise ValueError(f"demonstration file {cfg.demo_file} is not readable: {exc}") from None
-            if (demos.state_dim, demos.action_dim) != (self.obs_dim, self.action_dim):
-                raise ValueError(
-                    f"demonstration file {cfg.demo_file} has observation/action dims "
-                    f"{demos.state_dim}/{demos.action_dim}, but {cfg.env} has {self.obs_dim}/{self.action_dim}"
-                )
+            self._check_demos(demos)
             return cfg.demo_file
         if self.support.demonstrations is None:
             raise ValueError(f"no scripted expert for {cfg.env!r}: pass --no-demos or --demo-file")
+        if self.obs_spec.is_dict and cfg.privileged_key not in (None, "state"):
+            raise ValueError(
+                f"--privileged-key {cfg.privileged_key}: the expert's demonstrations store the state as 'state' only"
+            )
         env = make_env(cfg.env, self.support, None, cfg.max_steps)
         try:
             transitions, stats = self.support.demonstrations(
@@ -274,7 +278,7 @@ class Run:
             )
         finally:
             env.close()
-        buf = ReplayBuffer.from_transitions(transitions, seed=cfg.seed)
+        buf = transitions_buffer(transitions, self.obs_spec, self.action_dim, cfg.privileged_key, seed=cfg.seed)
         path = self.run_dir / "demos.npz"
         buf.save(str(path))
         print(
@@ -283,6 +287,23 @@ class Run:
             flush=True,
         )
         return str(path)
+
+    def _check_demos(self, demos: Any) -> None:
+        """A ``--demo-file``'s observations and actions against the env's, in one line."""
+        file = self.cfg.demo_file
+        spec = getattr(demos, "spec", None)
+        if self.obs_spec.is_dict or spec is not None:
+            if spec != self.obs_spec or demos.action_dim != self.action_dim:
+                held = spec.describe() if spec is not None else f"flat observations of {demos.state_dim} values"
+                raise ValueError(
+                    f"demonstration file {file} has {held}, action_dim {demos.action_dim}; this run stores "
+                    f"{self.obs_spec.describe()}, action_dim {self.action_dim}"
+                )
+        elif (demos.state_dim, demos.action_dim) != (self.obs_dim, self.action_dim):
+            raise ValueError(
+                f"demonstration file {file} has observation/action dims "
+                f"{demos.state_dim}/{demos.action_dim}, but {self.cfg.env} has {self.obs_dim}/{self.action_dim}"
+            )
 
     def make_trainer(self, replay_buffer: Any, shared: bool, lock: Any, device: str | None = None) -> Any:
         """The trainer, new or resumed, configured by ``cfg.sac`` (the backend decides sharing and device)."""
