@@ -2,8 +2,11 @@
 
     python bench/image_update_speed.py               # ~3 min; writes bench/results/image_update_speed_<date>.json
     python bench/image_update_speed.py --rounds 2 --seconds 1   # shorter, noisier
+    python bench/image_update_speed.py --encoders patch --image-inputs raw,relative-depth   # what the input costs
 
-What an image costs the learner on this CPU, per conv stack of `sac.networks.IMAGE_ENCODERS` (``--encoder``).
+What an image costs the learner on this CPU, per conv stack of `sac.networks.IMAGE_ENCODERS` (``--encoder``) and
+per image input of `sac.config.IMAGE_INPUTS` (``--image-input``; a variant named ``<encoder>, <input>`` reads that
+input, one without a comma the raw image).
 Each variant builds the package's `SACTrainer` at the training defaults (hidden 128, batch 128, 5 actions) over a
 `DictReplayBuffer` of random transitions and times its step for ``--seconds`` after a warm-up, in ``--rounds``
 rounds that visit every variant in turn (the medians over rounds are reported, and their ratio to the state
@@ -40,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sac import ReplayBuffer, SACConfig, SACTrainer  # noqa: E402
+from sac.config import IMAGE_INPUTS  # noqa: E402
 from sac.distill import distill_step  # noqa: E402
 from sac.networks import IMAGE_ENCODERS, GaussianPolicy, ImageEncoder  # noqa: E402
 from sac.replay import DictReplayBuffer  # noqa: E402
@@ -77,13 +81,29 @@ def state_buffer(n: int) -> ReplayBuffer:
     return buf
 
 
-def variants() -> dict[str, tuple[object, dict[str, object]]]:
+def stack_name(encoder: str, image_input: str) -> str:
+    """A variant's encoder part: ``patch`` for the raw image, ``patch, relative-depth`` for another input."""
+    return encoder if image_input == "raw" else f"{encoder}, {image_input}"
+
+
+def variants(encoders: list[str], image_inputs: list[str]) -> dict[str, tuple[object, dict[str, object]]]:
     rows: dict[str, tuple[object, dict[str, object]]] = {"state-fused": (29, {})}
-    for enc in IMAGE_ENCODERS:
-        rows[f"{enc}/image"] = (CAMERA, {"encoder": enc, "critic_keys": "depth,proprio"})
-        rows[f"{enc}/asymmetric"] = (CAMERA, {"encoder": enc, "critic_keys": "state,proprio"})
-        rows[f"{enc}/bc"] = (CAMERA, {"encoder": enc, "critic_keys": "state,proprio"})
+    for enc in encoders:
+        for image_input in image_inputs:
+            name, net = stack_name(enc, image_input), {"encoder": enc, "image_input": image_input}
+            rows[f"{name}/image"] = (CAMERA, {**net, "critic_keys": "depth,proprio"})
+            rows[f"{name}/asymmetric"] = (CAMERA, {**net, "critic_keys": "state,proprio"})
+            rows[f"{name}/bc"] = (CAMERA, {**net, "critic_keys": "state,proprio"})
     return rows
+
+
+def names(text: str, allowed: object, flag: str) -> list[str]:
+    """A comma-separated list of ``allowed`` names; SystemExit naming them otherwise."""
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [c for c in chosen if c not in allowed]  # type: ignore[operator]
+    if unknown or not chosen:
+        raise SystemExit(f"{flag}: unknown {', '.join(unknown) or '(none given)'}; one of {', '.join(allowed)}")  # type: ignore[arg-type]
+    return chosen
 
 
 def step_function(name: str, trainer: SACTrainer, batch: int) -> Callable[[], object]:
@@ -126,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per variant and round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all variants (medians are reported)")
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--encoders", default=",".join(IMAGE_ENCODERS), help="comma-separated conv stacks")
+    parser.add_argument("--image-inputs", default="raw", help="comma-separated: " + ", ".join(IMAGE_INPUTS))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     camera, state = camera_buffer(2000), state_buffer(2000)
     trainers, steps = {}, {}
-    for name, (obs, overrides) in variants().items():
+    encoder_names = names(args.encoders, IMAGE_ENCODERS, "--encoders")
+    image_inputs = names(args.image_inputs, IMAGE_INPUTS, "--image-inputs")
+    for name, (obs, overrides) in variants(encoder_names, image_inputs).items():
         torch.manual_seed(0)
         cfg = SACConfig(batch_size=args.batch, **overrides)  # type: ignore[arg-type]
         trainers[name] = SACTrainer(obs, ACTIONS, cfg, state if obs == 29 else camera)  # type: ignore[arg-type]
@@ -158,14 +182,16 @@ def main(argv: list[str] | None = None) -> int:
             "critic_params": params["soft_q_net1"],
         }  # fmt: skip
     encoders: dict[str, dict[str, float]] = {}
-    for enc in IMAGE_ENCODERS:
-        image = ImageEncoder((1, 64, 64), SACConfig().encoder_features, arch=enc)
-        encoders[enc] = {
-            "flops_per_image": image.flops(),
-            "params": sum(p.numel() for p in image.parameters()),
-            "act_us_median": acting_us(trainers[f"{enc}/image"]),
-        }  # fmt: skip
-        print(f"{enc:8s} {image.flops() / 1e6:6.2f} MFLOP/image, acting {encoders[enc]['act_us_median']:.0f} us")
+    for enc in encoder_names:
+        for image_input in image_inputs:
+            image = ImageEncoder((1, 64, 64), SACConfig().encoder_features, arch=enc, image_input=image_input)
+            name = stack_name(enc, image_input)
+            encoders[name] = {
+                "flops_per_image": image.flops(),
+                "params": sum(p.numel() for p in image.parameters()),
+                "act_us_median": acting_us(trainers[f"{name}/image"]),
+            }  # fmt: skip
+            print(f"{name:24s} {image.flops() / 1e6:6.2f} MFLOP/image, acting {encoders[name]['act_us_median']:.0f} us")
     result = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python bench/image_update_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -176,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             "encoder_features": SACConfig().encoder_features,
             "seconds": args.seconds,
             "rounds": args.rounds,
+            "image_inputs": image_inputs,
             "observation": CAMERA.describe(),
             "action_dim": ACTIONS,
         },  # fmt: skip
