@@ -48,11 +48,12 @@ def heldout(run_dir: Path) -> dict[str, Any] | None:
 
 def test_eval(run_dir: Path, episodes: int) -> dict[str, Any] | None:
     """best.pt of a run played as ``train.py eval`` plays it (the test objects of GraspEnv-Diverse-v0, the run's
-    held-out block; `run_files.eval_best`), without its per-object table, split by footprint instead."""
+    held-out block; `run_files.eval_best`), with its per-object table (bench/diverse_contact_sheet.py draws it) and
+    split by footprint."""
     result = eval_best(run_dir, episodes)
     if result is None:
         return None
-    keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs")
+    keep = ("episodes", "success_rate", "mean_return", "stages", "env_kwargs", "per_object")
     found = {**{k: result[k] for k in keep if k in result}, "seeds": [min(result["seeds"]), max(result["seeds"])]}
     footprints = by_footprint(result.get("per_object") or {})
     if footprints is not None:

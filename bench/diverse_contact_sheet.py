@@ -3,10 +3,11 @@
 Each object is rendered in its rest pose, framed green (every episode succeeded) through yellow to red (none), or
 grey when the results do not cover it, and captioned with its name and `successes/episodes`. The results are a
 JSON file with a `per_object` table `{"obj_000": {"successes": 3, "episodes": 3}, ...}`, either at the top level
-(e.g. a policy's per-object evaluation) or under `expert.<split>` as bench/diverse_objects.py writes it (the
-scripted expert, the ceiling).
+(e.g. a policy's per-object evaluation), under `expert.<split>` as bench/diverse_objects.py writes it (the
+scripted expert, the ceiling), or under each run's `test` in a bench/camera_runs.py file (the camera policies' best.pt
+on the test objects: the runs' episodes summed). Several `--results` files are summed too.
 
-Usage: python bench/diverse_contact_sheet.py [--split test] [--results bench/results/diverse_expert.json]
+Usage: python bench/diverse_contact_sheet.py [--split test] [--results bench/results/diverse_expert.json ...]
            [--title "..."] [--out docs/diverse_test_objects.png]
 """
 
@@ -32,11 +33,30 @@ TILE = 128
 
 
 def per_object_results(path: Path, split: str) -> dict[str, dict]:
-    """The `per_object` table of a results file (top level, or the expert's for `split`)."""
+    """The `per_object` table of a results file (top level, the expert's for `split`, or the sum over a
+    bench/camera_runs.py file's runs, whose test evaluations are on the test objects)."""
     data = json.loads(path.read_text())
     if "per_object" in data:
         return data["per_object"]
+    if data.get("bench") == "camera_runs":
+        if split != "test":
+            raise SystemExit(f"{path}: camera runs are tested on the test objects, not --split {split}")
+        tables = [r["test"]["per_object"] for r in data["runs"] if (r.get("test") or {}).get("per_object")]
+        if not tables:
+            raise SystemExit(f"{path}: no run has a per-object test table (camera_runs.py from 2026-12-07 on)")
+        return summed(tables)
     return data["expert"][split]["per_object"]
+
+
+def summed(tables: list[dict[str, dict]]) -> dict[str, dict]:
+    """Successes and episodes per object over several per-object tables."""
+    out: dict[str, dict] = {}
+    for table in tables:
+        for name, tally in table.items():
+            entry = out.setdefault(name, {"successes": 0, "episodes": 0})
+            entry["successes"] += tally["successes"]
+            entry["episodes"] += tally["episodes"]
+    return out
 
 
 def render_objects(split: str) -> dict[str, np.ndarray]:
@@ -87,12 +107,15 @@ def draw(frames: dict[str, np.ndarray], results: dict[str, dict], title: str, ou
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=SPLITS)
-    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results" / "diverse_expert.json")
+    parser.add_argument(
+        "--results", type=Path, nargs="+", default=[Path(__file__).parent / "results" / "diverse_expert.json"]
+    )
     parser.add_argument("--title", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    results = per_object_results(args.results, args.split)
-    title = args.title or f"GraspEnv-Diverse-v0 {args.split} objects: success per object ({args.results.name})"
+    results = summed([per_object_results(path, args.split) for path in args.results])
+    sources = ", ".join(path.name for path in args.results)
+    title = args.title or f"GraspEnv-Diverse-v0 {args.split} objects: success per object ({sources})"
     out = args.out or Path(__file__).resolve().parent.parent / "docs" / f"diverse_{args.split}_objects.png"
     draw(render_objects(args.split), results, title, out)
     print(f"wrote {out}")
