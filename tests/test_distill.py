@@ -184,6 +184,8 @@ def test_camera_methods_stand_for_settings_and_given_flags_win() -> None:
     assert asym.sac.critic_keys == "state,proprio" and asym.sac.teacher is None and asym.privileged_key == "state"
     drq = with_camera_method(RunConfig(obs_mode="depth", camera_method="drq"), {})
     assert drq.sac.image_shift == 4 and drq.privileged_key is None
+    assert asym.demos and drq.demos, "the SAC methods learn from the expert's episodes, as a state run does"
+    assert not with_camera_method(RunConfig(obs_mode="depth", camera_method="drq", demos=False), {"demos": False}).demos
     given = with_camera_method(
         RunConfig(obs_mode="depth", camera_method="drq", sac=SACConfig(image_shift=2)), {"sac.image_shift": 2}
     )

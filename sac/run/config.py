@@ -356,9 +356,10 @@ def resolve(given: dict[str, Any], saved: dict[str, Any] | None = None) -> RunCo
 
 
 def camera_settings(method: str) -> dict[str, Any]:
-    """The settings (dotted path -> value) that ``--camera-method`` stands for. No method mixes in
-    demonstrations unless given ``--demos`` (a camera run then stores the expert's episodes as its camera saw them,
-    the state beside them), and every method uses the ``patch`` encoder: it locates the
+    """The settings (dotted path -> value) that ``--camera-method`` stands for. The SAC methods mix the
+    scripted expert's demonstrations into their batches as a state run does (stored as the camera saw them, the
+    state beside them; ``--no-demos`` for an env without an expert), DAgger learns from its teacher instead (trained
+    with them), and every method uses the ``patch`` encoder: it locates the
     object as well as the costlier ones at a fraction of their FLOPs (bench/encoder_probe.py, and for a distilled
     student bench/distill_probe.py), reading the depth image beside its height above the image's median
     (``--image-input relative-depth``): with it a DAgger student on GraspEnv-Diverse-v0 imitated its teacher far
@@ -369,10 +370,10 @@ def camera_settings(method: str) -> dict[str, Any]:
     camera run is measured in (docs/CAMERA.md), and without it a run at a camera's pace would take hours to reach
     the default step count."""
     common: dict[str, Any] = {
-        "demos": False, "sac.encoder": "patch", "sac.image_input": "relative-depth", "max_minutes": CAMERA_MINUTES,
+        "sac.encoder": "patch", "sac.image_input": "relative-depth", "max_minutes": CAMERA_MINUTES,
     }  # fmt: skip
     if method == "dagger":
-        return {**common, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0,
+        return {**common, "demos": False, "privileged_key": "state", "sac.teacher": AUTO_TEACHER, "explore_steps": 0,
                 "sac.image_shift": 4, "hide_state": DAGGER_HIDDEN}  # fmt: skip
     if method == "asymmetric":
         return {**common, "privileged_key": "state", "sac.critic_keys": "state,proprio"}
