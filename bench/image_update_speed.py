@@ -33,7 +33,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -97,12 +97,12 @@ def variants(encoders: list[str], image_inputs: list[str]) -> dict[str, tuple[ob
     return rows
 
 
-def names(text: str, allowed: object, flag: str) -> list[str]:
+def names(text: str, allowed: Collection[str], flag: str) -> list[str]:
     """A comma-separated list of ``allowed`` names; SystemExit naming them otherwise."""
     chosen = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [c for c in chosen if c not in allowed]  # type: ignore[operator]
+    unknown = [c for c in chosen if c not in allowed]
     if unknown or not chosen:
-        raise SystemExit(f"{flag}: unknown {', '.join(unknown) or '(none given)'}; one of {', '.join(allowed)}")  # type: ignore[arg-type]
+        raise SystemExit(f"{flag}: unknown {', '.join(unknown) or '(none given)'}; one of {', '.join(allowed)}")
     return chosen
 
 
