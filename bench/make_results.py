@@ -579,6 +579,18 @@ def failure_stages(d: Json) -> Rendered:
     return body, d["date"], d["command"]
 
 
+def first_success_median(firsts: list[int | None]) -> str:
+    """Median env steps to a run's first successful training episode; a run with none ranks above every other
+    (the median is then a lower bound, or "none")."""
+    ranked = sorted(f for f in firsts if f is not None) + [None] * sum(f is None for f in firsts)
+    if not ranked:
+        return "-"
+    mid = ranked[(len(ranked) - 1) // 2 : len(ranked) // 2 + 1]
+    if any(m is None for m in mid):
+        return "none" if mid[0] is None else f">{num(mid[0])}"
+    return num(round(statistics.median(mid)))
+
+
 def time_to_target(d: Json) -> Rendered:
     """bench/time_to_target.py: per variant the medians (min-max) to the target, then every run."""
 
@@ -617,6 +629,14 @@ def time_to_target(d: Json) -> Rendered:
         run_head.append("test objects")
         for row, r in zip(runs, d["runs"]):
             row.append(rate(r.get("test_success")))
+    if any("first_success_steps" in r for r in d["runs"]):  # recorded since 2026-12-07
+        head.append("first training success (env steps, median)")
+        run_head.append("first training success (env steps)")
+        for row, name in zip(rows, names):
+            firsts = [r.get("first_success_steps") for r in d["runs"] if r["variant"] == name]
+            row.append(first_success_median(firsts))
+        for row, r in zip(runs, d["runs"]):
+            row.append(num(r["first_success_steps"]) if r.get("first_success_steps") is not None else "none")
     speed = d["machine"].get("matmul_gflops_one_thread_at_start")
     intervals = d.get("eval_every_by_variant") or {}
     every = num(d["eval_every"])
@@ -627,7 +647,11 @@ def time_to_target(d: Json) -> Rendered:
         "env steps; a run's time is from its start to its first confirmed evaluation at the target, learning time "
         "is that minus the evaluations' time; env steps of a run that did not reach the target count as above "
         "every reached value. Held-out: best.pt on the run's held-out seeds"
-        + ("; test objects: the same seeds on the env's test split (`train.py eval`)." if len(head) > 10 else ".")
+        + (
+            "; test objects: the same seeds on the env's test split (`train.py eval`)."
+            if "test objects (median)" in head
+            else "."
+        )
         + (f" One-thread matmul at the start: {speed:.1f} GFLOP/s." if speed else "")
         + "\n\n"
         + table(run_head, runs)

@@ -24,6 +24,9 @@ networks, replay and schedule; ``--sb3-kwargs`` JSON overrides them), and nothin
   (``heldout_block(seed)``, seeds nothing in the run used) with the periodic evaluation's env, and, where the env
   has a test split (GraspEnv-Diverse-v0's 99 test objects), on the same seeds with that split (``test``).
 
+Training episodes are counted as train.py's TensorBoard counts them: ``summary.json`` has how many succeeded and
+the env steps at the first (``first_success_steps``).
+
 Writes ``summary.json``, ``eval.jsonl``, ``heldout.json`` (and ``best.test.json``) into ``--run-dir`` in the
 shapes train.py writes them, so bench/time_to_target.py reads the folder like one of its own runs.
 """
@@ -102,6 +105,8 @@ class Run:
         self.stop_reason: str | None = None
         self.evals: list[dict[str, Any]] = []
         self.episodes = 0
+        self.successes = 0
+        self.first_success_steps: int | None = None
 
     @property
     def elapsed(self) -> float:
@@ -192,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
 
     class Protocol(BaseCallback):
         def _on_step(self) -> bool:
-            run.episodes += int(np.sum(self.locals["dones"]))
+            for done, info in zip(self.locals["dones"], self.locals["infos"]):
+                if done:
+                    run.episodes += 1
+                    if info.get("is_success"):
+                        run.successes += 1
+                        if run.first_success_steps is None:
+                            run.first_success_steps = int(self.num_timesteps)
             if self.num_timesteps % args.eval_every == 0 and run.periodic():
                 return False
             closing = stop_rule.closing_seconds(args, run.solved is not None, run.eval_s, run.eval_episodes)
@@ -236,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval_s": run.eval_s,
         "env_steps": int(model.num_timesteps),
         "episodes": run.episodes,
+        "training_successes": run.successes,
+        "first_success_steps": run.first_success_steps,
         "wall_time_s": run.elapsed,
         "best_eval": brief(run.best_eval),
         "best_eval_success": max(e["success_rate"] for e in run.evals),

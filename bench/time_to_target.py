@@ -77,6 +77,12 @@ def q_losses(scalars: dict[str, list[tuple[int, float]]]) -> list[float]:
     return [value for _, value in scalars.get("loss/qf_loss", [])]
 
 
+def first_success_steps(scalars: dict[str, list[tuple[int, float]]]) -> int | None:
+    """Env steps at the run's first successful training episode (TensorBoard's ``train/success``), None if it had
+    none: a run that never lifts an object by chance before its policy stops exploring never learns."""
+    return next((int(step) for step, value in scalars.get("train/success", []) if value > 0), None)
+
+
 def q_loss_growth(values: list[float]) -> float | None:
     """Median Q loss over the last tenth of the reports / the smallest median over any tenth."""
     if len(values) < 20:
@@ -150,6 +156,7 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
     times = sorted({e["wall_time_s"] for e in evals if e["episodes"] == periodic})
     gaps = [b - a for a, b in zip(times, times[1:])]
     solved = bool(summary["solved"])
+    scalars = read_scalars(run_dir)
     time_s = summary["solve_time_s"] if solved else None
     eval_s = summary["eval_s_to_solve"] if solved else None
     return {
@@ -167,7 +174,10 @@ def run_one(name: str, flags: list[str], seed: int, args: argparse.Namespace, ru
         "best_eval_success": summary["best_eval_success"],
         "heldout_success": (summary.get("heldout") or {}).get("success_rate"),
         "test_success": test_success(run_dir, summary, args.heldout_episodes),
-        "q_loss_growth": q_loss_growth(q_losses(read_scalars(run_dir))),
+        "q_loss_growth": q_loss_growth(q_losses(scalars)),
+        "first_success_steps": summary["first_success_steps"]
+        if "first_success_steps" in summary
+        else first_success_steps(scalars),
         "process_s": process_s,
         "settings": settings_of(summary["config"]),
         "curve": [(e["env_steps"], e["wall_time_s"], e["episodes"], e["success_rate"]) for e in evals],

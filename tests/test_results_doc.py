@@ -85,3 +85,10 @@ def test_a_headline_file_and_an_unknown_file_are_rendered(tmp_path: Path, monkey
     assert f"Reproduce: `{command}`" in text
     assert "Solved 1 of 1, median 1:40" in text
     assert "## Other results" in text and "| `speed` | 12.5 |" in text and "`nested`" in text
+
+
+def test_a_run_without_a_training_success_ranks_above_every_run_with_one() -> None:
+    assert make_results.first_success_median([300, 100]) == "200"
+    assert make_results.first_success_median([100, None, 300]) == "300"
+    assert make_results.first_success_median([100, 200, None, None]) == ">200"
+    assert make_results.first_success_median([None, 100, None]) == "none"

@@ -34,6 +34,9 @@ def test_the_sb3_run_is_solved_confirmed_and_held_out_like_a_train_py_run(tmp_pa
     assert summary["heldout"]["seeds"] == [eval_seed(heldout_block(3)), eval_seed(heldout_block(3)) + 5]
     assert summary["heldout"]["success_rate"] == 0.5 and summary["test"] is None  # the env has no test split
     assert (run_dir / "best.zip").is_file() and summary["config"]["library"].startswith("stable-baselines3")
+    # SB3 resets once more after the seeding reset: training plays episodes 1 (cut at 5 steps), 2 (success at
+    # step 8), 3 (cut at 13) and 4 (success at 16) in its 20 steps
+    assert (summary["episodes"], summary["training_successes"], summary["first_success_steps"]) == (4, 2, 8)
 
     # time_to_target reads the folder as one of train.py's
     args = ttt.argparse.Namespace(max_minutes=5.0, target=0.4, heldout_episodes=6, eval_every=20, common="")

@@ -32,6 +32,12 @@ def test_summary_ratios_are_against_the_first_variant() -> None:
     assert s["hogwild"]["time_ratio_to_serial"] == 70 / 120 and s["hogwild"]["learning_s"]["median"] == 65
 
 
+def test_the_first_training_success_is_read_from_tensorboard_and_is_none_without_one() -> None:
+    assert ttt.first_success_steps({"train/success": [(50, 0.0), (120, 1.0), (170, 1.0)]}) == 120
+    assert ttt.first_success_steps({"train/success": [(50, 0.0), (99, 0.0)]}) is None
+    assert ttt.first_success_steps({"loss/qf_loss": [(1, 2.0)]}) is None
+
+
 def test_variants_parse_as_name_and_flags() -> None:
     assert ttt.parse_variants(["plain=", "ln=--critic-layer-norm --lr 1e-3"]) == {
         "plain": [], "ln": ["--critic-layer-norm", "--lr", "1e-3"],
