@@ -225,6 +225,8 @@ ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, agains
      ("screen", "critic_screen_no-demos-pink_2026-11-30.json", ["pink-balance-s0"], ["pink-s0"])),
     ("success replay (plain critics)", "-", None,
      ("screen", "critic_screen_no-demos-s1_2026-11-30.json", ["success-replay"], [])),
+    ("success replay and target entropy -2.5", "neither (default: -5, no replay)", None,
+     ("ttt", "time_to_target_entropy-success-replay-s0_no-demos_2026-12-07.json", "te25sr", "ours")),
     ("Hogwild, 2 workers (default)", "serial",
      ("ttt", "time_to_target_parallel-10seeds_2026-12-01.json", "hogwild", "serial"), None),
     ("Hogwild, lock held for the whole update", "lock-free Hogwild (default)",
