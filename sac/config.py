@@ -104,6 +104,14 @@ class SACConfig:
     """Learn alpha to keep the policy's entropy near --target-entropy; else alpha stays at --init-alpha."""
     target_entropy: float | None = None
     """Target policy entropy of automatic tuning (none: minus the action dimension)."""
+    explore_entropy: float | None = None
+    """With --auto-entropy: the target entropy until the run has seen --explore-successes successful training
+    episodes (none: --target-entropy from the start). A higher target keeps the policy exploring until the task has
+    been solved by chance a few times, instead of letting the temperature fall to the final target before the first
+    success (a run without demonstrations can then settle on grasp-and-hold for good)."""
+    explore_successes: int = 10
+    """With --explore-entropy: successful training episodes of the run (all workers, a resumed run's included)
+    after which the target entropy is --target-entropy."""
     init_alpha: float = 1.0
     """Initial entropy temperature alpha (the constant alpha without --auto-entropy)."""
     demo_fraction: float = 0.5
@@ -165,6 +173,12 @@ class SACConfig:
                 self.target_entropy is None or math.isfinite(self.target_entropy),
                 "--target-entropy must be a finite number or none",
             ),
+            (
+                self.explore_entropy is None or math.isfinite(self.explore_entropy),
+                "--explore-entropy must be a finite number or none",
+            ),
+            (isinstance(self.explore_successes, int) and self.explore_successes >= 1,
+             "--explore-successes must be a positive integer"),
             (0.0 <= self.demo_fraction < 1.0, "--demo-fraction must be in [0, 1)"),
         ]
         for ok, message in checks:

@@ -61,7 +61,7 @@ class Learner(Protocol):
     policy_optimizer: torch.optim.Optimizer
     alpha_optimizer: torch.optim.Optimizer
     update_count: torch.Tensor
-    default_target_entropy: float
+    target_entropy: float
 
     def locked(self) -> AbstractContextManager[Any]: ...
 
@@ -313,7 +313,7 @@ class FusedUpdate:
         cfg = tr.config
         reward_scale, gamma, soft_tau = cfg.reward_scale, cfg.bootstrap_discount, cfg.soft_tau
         auto_entropy = cfg.auto_entropy
-        target_entropy = tr.default_target_entropy
+        target_entropy = tr.target_entropy
         policy, q1, q2 = tr.policy_net, tr.soft_q_net1, tr.soft_q_net2
         batch, s_dim = state.shape
         ws = self._workspace(batch)

@@ -187,6 +187,8 @@ class SACTrainer:
         self.target_soft_q_net2 = copy.deepcopy(self.soft_q_net2).requires_grad_(False)
         self.log_alpha = torch.tensor([math.log(cfg.init_alpha)], dtype=torch.float32, device=dev, requires_grad=True)
         self.update_count = torch.zeros((), dtype=torch.int64)
+        # Successful training episodes of the run (`count_successes`): they end --explore-entropy's phase.
+        self.success_count = torch.zeros((), dtype=torch.int64)
 
         self.policy_params = list(self.policy_net.parameters())
         self.q_params = [*self.soft_q_net1.parameters(), *self.soft_q_net2.parameters()]
@@ -204,6 +206,7 @@ class SACTrainer:
             net.share_memory()
         self.log_alpha.share_memory_()
         self.update_count.share_memory_()
+        self.success_count.share_memory_()
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {
@@ -253,6 +256,26 @@ class SACTrainer:
     def default_target_entropy(self) -> float:
         t = self.config.target_entropy
         return float(-self.action_dim if t is None else t)
+
+    @property
+    def num_successes(self) -> int:
+        """Successful training episodes counted so far (summed over all processes in shared mode)."""
+        return int(self.success_count)
+
+    def count_successes(self, n: int) -> None:
+        """Count ``n`` more successful training episodes (whoever acts calls it; concurrent increments from
+        several processes may lose a count, which only delays the end of --explore-entropy's phase)."""
+        if n:
+            self.success_count += int(n)
+
+    @property
+    def target_entropy(self) -> float:
+        """The entropy target of the next temperature step: --explore-entropy until --explore-successes
+        successful training episodes, then --target-entropy."""
+        cfg = self.config
+        if cfg.explore_entropy is not None and self.num_successes < cfg.explore_successes:
+            return float(cfg.explore_entropy)
+        return self.default_target_entropy
 
     # -- learning ------------------------------------------------------------------------------------------
 
@@ -358,7 +381,7 @@ class SACTrainer:
         cfg = self.config
         batch_size, reward_scale, soft_tau = cfg.batch_size, cfg.reward_scale, cfg.soft_tau
         gamma = cfg.bootstrap_discount  # gamma ** n_step: a stored transition spans n env steps
-        auto_entropy, target_entropy = cfg.auto_entropy, self.default_target_entropy
+        auto_entropy, target_entropy = cfg.auto_entropy, self.target_entropy
         state, action, reward, next_state, done = batch
         if cfg.fused_update and (self._fused is not None or fused_update_supported(self)):
             if self._fused is None:  # the networks' types are fixed at construction: checked once
@@ -503,7 +526,7 @@ class SACTrainer:
             "action_high": self.policy_net.action_high.detach().cpu().tolist(),
             "config": self.config.to_json(),
             "log_alpha": self.log_alpha.detach().cpu().clone(),
-            "counters": {"updates": self.num_updates},
+            "counters": {"updates": self.num_updates, "successes": self.num_successes},
         }
         for name, net in self.networks().items():
             payload[name] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
@@ -552,6 +575,7 @@ class SACTrainer:
         with torch.no_grad():
             self.log_alpha.copy_(log_alpha)
             self.update_count.fill_(int(state_dict.get("counters", {}).get("updates", 0)))
+            self.success_count.fill_(int(state_dict.get("counters", {}).get("successes", 0)))
         self.apply_learning_rates()
 
     def apply_learning_rates(self) -> None:

@@ -272,3 +272,20 @@ def test_the_monitor_shows_training_success_and_share_per_group(tmp_path) -> Non
     assert last["train/success_easy"] == 1.0 and last["train/success_hard"] == pytest.approx(1 / 3)
     assert last["train/share_easy"] == 0.25 and last["train/share_hard"] == 0.75
     assert last["train/success_rate"] == pytest.approx(3 / 5)
+
+
+def test_a_local_port_counts_the_runs_successes_for_the_trainer() -> None:
+    import multiprocessing as mp
+
+    from sac import SACConfig, SACTrainer
+    from sac.run.local import LocalPort, SharedState
+
+    trainer = SACTrainer(4, 2, SACConfig(hidden_dim=16, explore_entropy=0.0, explore_successes=2))
+    sent: list[tuple[str, object]] = []
+    port = LocalPort(0, SharedState(mp.get_context("spawn"), 1), None, lambda *m: sent.append(m), "hogwild",
+                     trainer=trainer)  # fmt: skip
+    port.stepped(60, [EpisodeRecord(0.5, 30, True), EpisodeRecord(-20.0, 30, False)])
+    assert trainer.num_successes == 1 and trainer.target_entropy == 0.0
+    port.stepped(30, [EpisodeRecord(0.5, 30, True)])
+    assert trainer.num_successes == 2 and trainer.target_entropy == -2.0
+    assert [kind for kind, _ in sent] == ["episode"] * 3

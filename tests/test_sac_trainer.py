@@ -140,6 +140,45 @@ def test_default_target_entropy_is_minus_action_dim() -> None:
     assert make_trainer(target_entropy=-0.5).default_target_entropy == -0.5
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_explore_entropy_is_the_target_until_enough_successes(fused: bool) -> None:
+    trainer = make_trainer(
+        alpha_lr=1e-2, target_entropy=-50.0, explore_entropy=10.0, explore_successes=3, fused_update=fused
+    )
+    alpha0 = trainer.alpha
+    for _ in range(5):
+        stats = trainer.update()
+    assert stats["target_entropy"] == 10.0 and trainer.alpha > alpha0, "exploring: alpha rises towards +10"
+    trainer.count_successes(2)
+    assert trainer.num_successes == 2 and trainer.target_entropy == 10.0
+    trainer.count_successes(1)
+    alpha1 = trainer.alpha
+    for _ in range(5):
+        stats = trainer.update()
+    assert stats["target_entropy"] == -50.0 and trainer.alpha < alpha1, "then the final target: alpha falls"
+    assert make_trainer(explore_entropy=None).target_entropy == -ACTION_DIM
+
+
+def test_the_success_count_is_shared_and_resumes_from_a_checkpoint() -> None:
+    trainer = make_trainer(explore_entropy=0.0)
+    trainer.count_successes(4)
+    trainer.count_successes(0)
+    fresh = make_trainer(explore_entropy=0.0)
+    fresh.load_state_dict(trainer.state_dict())
+    assert fresh.num_successes == 4
+    cfg = SACConfig(hidden_dim=32, batch_size=64)
+    assert SACTrainer(STATE_DIM, ACTION_DIM, cfg, filled_buffer(), shared=True).success_count.is_shared()
+
+
+@pytest.mark.parametrize(
+    "overrides, flag",
+    [({"explore_entropy": float("nan")}, "--explore-entropy"), ({"explore_successes": 0}, "--explore-successes")],
+)
+def test_explore_entropy_flags_are_checked(overrides: dict[str, object], flag: str) -> None:
+    with pytest.raises(ValueError, match=flag):
+        SACConfig(**overrides).validate()  # type: ignore[arg-type]
+
+
 def test_polyak_arithmetic() -> None:
     trainer = make_trainer(soft_tau=0.1)
     targets_before = [p.detach().clone() for p in trainer.target_soft_q_net1.parameters()]

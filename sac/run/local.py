@@ -204,6 +204,8 @@ class LocalPort:
     def stepped(self, steps: int, episodes: list[EpisodeRecord]) -> None:
         self.shared.env_steps[self.slot] += steps
         self.shared.episodes[self.slot] += len(episodes)
+        if self.trainer is not None:  # the run's success count (--explore-entropy) lives with the shared trainer
+            self.trainer.count_successes(sum(ep.success for ep in episodes))
         for ep in episodes:
             self.send("episode", ep)
 
@@ -407,7 +409,7 @@ class LocalBackend:
         spec = self._spec(worker_seed(cfg.seed, 0))
         attach_demo_buffer(self.trainer, run.demo_path, cfg.success_replay, spec.seed)
         runner = spec_runner(spec, learns=True)
-        port = LocalPort(0, self.shared, self.replay, self._deliver, "serial")
+        port = LocalPort(0, self.shared, self.replay, self._deliver, "serial", trainer=self.trainer)
         self.serial = Worker(
             port, spec.pacer, runner, self.trainer.acting_policy(spec.seed), self.trainer, spec.explore_steps,
             cfg.deterministic,

@@ -203,6 +203,7 @@ class RayLearner:
         with self.count_lock:  # requests run on several threads: += is not atomic across them
             self.env_steps += n_steps
             self.received[actor] = self.received.get(actor, 0) + n_steps
+            self.trainer.count_successes(sum(ep.success for ep in episodes))
         self.episodes.extend(episodes)
         return self.status()
 
