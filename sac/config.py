@@ -177,8 +177,10 @@ class SACConfig:
                 self.explore_entropy is None or math.isfinite(self.explore_entropy),
                 "--explore-entropy must be a finite number or none",
             ),
-            (isinstance(self.explore_successes, int) and self.explore_successes >= 1,
-             "--explore-successes must be a positive integer"),
+            (
+                isinstance(self.explore_successes, int) and self.explore_successes >= 1,
+                "--explore-successes must be a positive integer",
+            ),
             (0.0 <= self.demo_fraction < 1.0, "--demo-fraction must be in [0, 1)"),
         ]
         for ok, message in checks:
