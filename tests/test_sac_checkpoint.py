@@ -84,7 +84,7 @@ def test_checkpoint_contents(checkpoint: Path) -> None:
     payload = load_checkpoint(checkpoint)
     for key in ("policy_net", "soft_q_net1", "target_soft_q_net2", "q_optimizer", "alpha_optimizer", "log_alpha"):
         assert key in payload
-    assert payload["sac_version"] and payload["counters"] == {"updates": 3}
+    assert payload["sac_version"] and payload["counters"] == {"updates": 3, "successes": 0}
     assert SACConfig.from_json(payload["config"]).reward_scale == 2.0
     assert "action_scale" in payload["policy_net"]
 
