@@ -618,7 +618,9 @@ def time_to_target(d: Json) -> Rendered:
         ]
         rows.append([
             name, f"{v['solved']}/{v['runs']}", spread(v["time_s"], mss), spread(v["learning_s"], mss),
-            spread(v["env_steps"], num), mss(v["eval_s_median"]), mss(v["startup_s_median"]),
+            spread(v["env_steps"], num),
+            mss(v["eval_s_median"]) if v["solved"] else "-",  # evaluation time before the target: none reached it
+            mss(v["startup_s_median"]),
             f"{v['resolution_median']:.0%}" if v["resolution_median"] else "-",
             f"{v[ratio_key]:.2f}" if v.get(ratio_key) else "-", rate(statistics.median(held)) if held else "-",
         ])  # fmt: skip
