@@ -229,6 +229,8 @@ ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, agains
      ("ttt", "time_to_target_no-demos-red_no-demos_2026-12-07.json", "red", "ours")),
     ("success replay and target entropy -2.5", "neither (default: -5, no replay)", None,
      ("ttt", "time_to_target_entropy-success-replay-s0_no-demos_2026-12-07.json", "te25sr", "ours")),
+    ("success replay, entropy target -2.5 until the tenth success", "neither (default)", None,
+     ("ttt", "time_to_target_no-demos-sr-ee-s34_no-demos_2026-12-07.json", "sr-ee", "ours")),
     ("Hogwild, 2 workers (default)", "serial",
      ("ttt", "time_to_target_parallel-10seeds_2026-12-01.json", "hogwild", "serial"), None),
     ("Hogwild, lock held for the whole update", "lock-free Hogwild (default)",
