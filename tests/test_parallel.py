@@ -36,6 +36,25 @@ def test_lock_used_by_the_parent_can_still_be_sent_to_a_new_worker() -> None:
     assert shared.total_env_steps() == 5
 
 
+def test_the_main_process_frees_a_killed_holders_lock_while_it_waits_for_it() -> None:
+    # regression: a checkpoint save in the main process waited the whole lock timeout on a learner killed inside
+    # its locked section (before the main process noticed the death)
+    import time
+
+    ctx = mp.get_context("spawn")
+    shared = SharedState(ctx, 1)
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_lock_and_wait, args=(shared, ready))
+    proc.start()
+    assert ready.wait(30)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    t0 = time.monotonic()
+    shared.lock.acquire_freeing_dead(lambda: [proc.pid] if not proc.is_alive() else [], poll_s=0.1)
+    assert time.monotonic() - t0 < 5
+    shared.lock.release()
+
+
 def test_lock_held_by_a_killed_process_is_freed_by_pid() -> None:
     ctx = mp.get_context("spawn")
     shared = SharedState(ctx, 1)

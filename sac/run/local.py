@@ -26,7 +26,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
@@ -54,6 +54,17 @@ class OwnedLock:
     def acquire(self) -> None:
         if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
             raise RuntimeError(f"shared lock still held by pid {self._owner.value} after {LOCK_TIMEOUT_S:.0f} s")
+        self._owner.value = os.getpid()
+
+    def acquire_freeing_dead(self, dead_pids: Callable[[], list[int]], poll_s: float = 0.5) -> None:
+        """`acquire`, freeing the lock meanwhile when a process of ``dead_pids()`` (dead ones) holds it: the main
+        process must not wait the whole timeout on a worker killed inside its locked section."""
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while not self._lock.acquire(timeout=poll_s):
+            for pid in dead_pids():
+                self.release_if_held_by(pid)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"shared lock still held by pid {self._owner.value} after {LOCK_TIMEOUT_S:.0f} s")
         self._owner.value = os.getpid()
 
     def release(self) -> None:
@@ -529,8 +540,12 @@ class LocalBackend:
             dst.load_state_dict(self.trainer.policy_net.state_dict())
 
     def save(self, path: Any, extra: dict[str, Any]) -> bool:
-        with self.shared.lock:
+        lock = self.shared.lock
+        lock.acquire_freeing_dead(lambda: [p.pid for p, _, _ in self.procs.values() if p.pid and not p.is_alive()])
+        try:
             self.trainer.save(str(path), extra=extra)
+        finally:
+            lock.release()
         return True
 
     # -- stopping
