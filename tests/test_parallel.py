@@ -18,6 +18,19 @@ def _hold_lock_and_wait(shared: SharedState, ready: mp.synchronize.Event) -> Non
     signal.pause()
 
 
+def _killed_lock_holder(shared: SharedState) -> mp.process.BaseProcess:  # type: ignore[name-defined]
+    """A process that took ``shared.lock`` and was then SIGKILLed (joined)."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_lock_and_wait, args=(shared, ready))
+    proc.start()
+    assert ready.wait(30)
+    assert not shared.lock.release_if_held_by(os.getpid())  # we do not hold it
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    return proc
+
+
 def _count(shared: SharedState, slot: int, n: int) -> None:
     for _ in range(n):
         shared.env_steps[slot] += 1
@@ -41,30 +54,17 @@ def test_the_main_process_frees_a_killed_holders_lock_while_it_waits_for_it() ->
     # its locked section (before the main process noticed the death)
     import time
 
-    ctx = mp.get_context("spawn")
-    shared = SharedState(ctx, 1)
-    ready = ctx.Event()
-    proc = ctx.Process(target=_hold_lock_and_wait, args=(shared, ready))
-    proc.start()
-    assert ready.wait(30)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(10)
+    shared = SharedState(mp.get_context("spawn"), 1)
+    proc = _killed_lock_holder(shared)
     t0 = time.monotonic()
-    shared.lock.acquire_freeing_dead(lambda: [proc.pid] if not proc.is_alive() else [], poll_s=0.1)
+    shared.lock.acquire(lambda: [proc.pid] if not proc.is_alive() else [], poll_s=0.1)
     assert time.monotonic() - t0 < 5
     shared.lock.release()
 
 
 def test_lock_held_by_a_killed_process_is_freed_by_pid() -> None:
-    ctx = mp.get_context("spawn")
-    shared = SharedState(ctx, 1)
-    ready = ctx.Event()
-    proc = ctx.Process(target=_hold_lock_and_wait, args=(shared, ready))
-    proc.start()
-    assert ready.wait(30)
-    assert not shared.lock.release_if_held_by(os.getpid())  # we do not hold it
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(10)
+    shared = SharedState(mp.get_context("spawn"), 1)
+    proc = _killed_lock_holder(shared)
     assert shared.lock.release_if_held_by(proc.pid)
     with shared.lock:  # free again
         pass

@@ -51,17 +51,13 @@ class OwnedLock:
         self._lock = ctx.Lock()
         self._owner = ctx.Value("q", 0, lock=False)
 
-    def acquire(self) -> None:
-        if not self._lock.acquire(timeout=LOCK_TIMEOUT_S):
-            raise RuntimeError(f"shared lock still held by pid {self._owner.value} after {LOCK_TIMEOUT_S:.0f} s")
-        self._owner.value = os.getpid()
-
-    def acquire_freeing_dead(self, dead_pids: Callable[[], list[int]], poll_s: float = 0.5) -> None:
-        """`acquire`, freeing the lock meanwhile when a process of ``dead_pids()`` (dead ones) holds it: the main
-        process must not wait the whole timeout on a worker killed inside its locked section."""
+    def acquire(self, dead_pids: Callable[[], list[int]] | None = None, poll_s: float = 0.5) -> None:
+        """Take the lock, or raise after `LOCK_TIMEOUT_S`. With ``dead_pids`` (processes known to be dead), free the
+        lock meanwhile, every ``poll_s``, when one of them holds it: the main process must not wait out the timeout
+        on a worker killed inside its locked section before it has noticed the death."""
         deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while not self._lock.acquire(timeout=poll_s):
-            for pid in dead_pids():
+        while not self._lock.acquire(timeout=LOCK_TIMEOUT_S if dead_pids is None else poll_s):
+            for pid in dead_pids() if dead_pids is not None else []:
                 self.release_if_held_by(pid)
             if time.monotonic() > deadline:
                 raise RuntimeError(f"shared lock still held by pid {self._owner.value} after {LOCK_TIMEOUT_S:.0f} s")
@@ -72,8 +68,8 @@ class OwnedLock:
         self._lock.release()
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        self.acquire()
+    def hold(self, dead_pids: Callable[[], list[int]] | None = None) -> Iterator[None]:
+        self.acquire(dead_pids)
         try:
             yield
         finally:
@@ -540,13 +536,13 @@ class LocalBackend:
             dst.load_state_dict(self.trainer.policy_net.state_dict())
 
     def save(self, path: Any, extra: dict[str, Any]) -> bool:
-        lock = self.shared.lock
-        lock.acquire_freeing_dead(lambda: [p.pid for p, _, _ in self.procs.values() if p.pid and not p.is_alive()])
-        try:
+        with self.shared.lock.hold(self._dead_pids):
             self.trainer.save(str(path), extra=extra)
-        finally:
-            lock.release()
         return True
+
+    def _dead_pids(self) -> list[int]:
+        """Pids of this run's worker processes that have died (their lock may be freed)."""
+        return [p.pid for p, _, _ in self.procs.values() if p.pid and not p.is_alive()]
 
     # -- stopping
     def stop(self, timeout: float = 10.0) -> None:
