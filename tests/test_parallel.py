@@ -62,6 +62,32 @@ def test_the_main_process_frees_a_killed_holders_lock_while_it_waits_for_it() ->
     shared.lock.release()
 
 
+def test_the_backend_snapshots_and_saves_past_a_killed_workers_lock(tmp_path) -> None:
+    # regression: an evaluation's policy snapshot in the main process waited the whole lock timeout on a learner
+    # killed inside its locked section (CI: test_killed_learner_stops_cleanly), as the save did before
+    import time
+    from types import SimpleNamespace
+
+    from sac.run.local import LocalBackend
+
+    shared = SharedState(mp.get_context("spawn"), 1)
+    backend = LocalBackend("actor-learner")
+    policy = GaussianPolicy(4, 2, 16)
+    saved: list[str] = []
+    backend.shared, backend.trainer = shared, SimpleNamespace(policy_net=policy, save=lambda p, extra: saved.append(p))
+    for action in ("snapshot", "save"):
+        proc = _killed_lock_holder(shared)
+        backend.procs = {2: (proc, "learner", None)}
+        t0 = time.monotonic()
+        if action == "snapshot":
+            backend.snapshot_policy(GaussianPolicy(4, 2, 16))
+        else:
+            assert backend.save(tmp_path / "x.pt", {})
+        assert time.monotonic() - t0 < 5, action
+    assert saved == [str(tmp_path / "x.pt")]
+    assert not shared.lock.release_if_held_by(os.getpid())
+
+
 def test_lock_held_by_a_killed_process_is_freed_by_pid() -> None:
     shared = SharedState(mp.get_context("spawn"), 1)
     proc = _killed_lock_holder(shared)

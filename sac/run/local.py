@@ -532,7 +532,7 @@ class LocalBackend:
         return self.shared.total_env_steps(), self.shared.total_updates(), size
 
     def snapshot_policy(self, dst: torch.nn.Module) -> None:
-        with self.shared.lock:
+        with self.shared.lock.hold(self._dead_pids):
             dst.load_state_dict(self.trainer.policy_net.state_dict())
 
     def save(self, path: Any, extra: dict[str, Any]) -> bool:
