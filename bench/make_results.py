@@ -201,7 +201,8 @@ def headline_items(path: Path) -> list[Item]:
 # -- the ablation: what each change did, with and without demonstrations -----------------------------------------
 
 Cell = tuple
-"""("ttt", file, variant, baseline) | ("headline", file, baseline file) | ("screen", file, runs, baseline runs)"""
+"""("ttt", file, variant, baseline) | ("ttt2", file, variant, baseline file, baseline) | ("headline", file, baseline
+file) | ("screen", file, runs, baseline runs). "ttt2": two time_to_target files of one protocol (each records it)."""
 
 ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, against, with demos, without)
     ("stop at a 0.99 confirmation (default)", "stop at a perfect one",
@@ -231,6 +232,9 @@ ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, agains
      ("ttt", "time_to_target_entropy-success-replay-s0_no-demos_2026-12-07.json", "te25sr", "ours")),
     ("success replay, entropy target -2.5 until the tenth success", "neither (default)", None,
      ("ttt", "time_to_target_no-demos-sr-ee-s34_no-demos_2026-12-07.json", "sr-ee", "ours")),
+    ("half an update per env step (--update-itr 0.5)", "one (default)", None,
+     ("ttt2", "time_to_target_no-demos-utd05-5seeds_2026-12-07.json", "utd05",
+      "time_to_target_no-demos-default-5seeds_2026-12-07.json", "ours")),
     ("Hogwild, 2 workers (default)", "serial",
      ("ttt", "time_to_target_parallel-10seeds_2026-12-01.json", "hogwild", "serial"), None),
     ("Hogwild, lock held for the whole update", "lock-free Hogwild (default)",
@@ -244,9 +248,13 @@ def _joined(values: list[str]) -> str:
     return ", ".join(values) if values else "-"
 
 
-def ttt_cell(d: Json, variant: str, base: str) -> str:
-    """Medians of a time_to_target file: ``variant`` against ``base``."""
-    a, b = d["summary"][variant], d["summary"][base]
+def ttt_cell(d: Json, variant: str, base: str, d_base: Json | None = None) -> str:
+    """Medians of a time_to_target file: ``variant`` against ``base`` (of ``d_base``, a file of the same protocol,
+    when given)."""
+    d_base = d if d_base is None else d_base
+    if mismatch := [k for k in ("target", "max_minutes", "eval_every", "no_demos") if d[k] != d_base[k]]:
+        raise SystemExit(f"ablation: {variant!r} and {base!r} come from different protocols ({mismatch})")
+    a, b = d["summary"][variant], d_base["summary"][base]
 
     def steps(v: Json) -> str:
         return num(round(v["env_steps"]["median"])) if v["env_steps"]["median"] is not None else "-"
@@ -312,7 +320,9 @@ def cell_files(cell: Cell | None) -> list[str]:
     """The result files an ablation cell reads (a headline cell two, the others one)."""
     if cell is None:
         return []
-    return [cell[1], cell[2]] if cell[0] == "headline" else [cell[1]]
+    if cell[0] == "headline":
+        return [cell[1], cell[2]]
+    return [cell[1], cell[3]] if cell[0] == "ttt2" else [cell[1]]
 
 
 def ablation_cell(cell: Cell | None, files: dict[str, Path]) -> tuple[str, list[str]]:
@@ -325,6 +335,9 @@ def ablation_cell(cell: Cell | None, files: dict[str, Path]) -> tuple[str, list[
         raise SystemExit(f"bench/make_results.py ABLATION names {missing}: not in bench/results")
     if kind == "ttt":
         return ttt_cell(load(files[name]), *rest), used
+    if kind == "ttt2":
+        variant, base_name, base = rest
+        return ttt_cell(load(files[name]), variant, base, load(files[base_name])), used
     if kind == "headline":
         return headline_cell(load(files[name]), load(files[rest[0]])), used
     return screen_cell(load(files[name]), *rest), used
@@ -344,7 +357,8 @@ def ablation_section(files: dict[str, Path]) -> str:
         "## What each change did, with and without demonstrations\n\n"
         + table(head, rows)
         + "\n\nEach cell compares runs of one invocation (or, for the type label, two headline measurements of the "
-        "defaults), read from these files (each has its section below, with its commands): "
+        "defaults; for the replay ratio, two merged time_to_target files of one protocol and one day), read from "
+        "these files (each has its section below, with its commands): "
         + links
         + ". Held-out: best.pt on seeds the run never saw, in parentheses the best evaluation where the run has no "
         "held-out figure; Q-loss growth: the median Q loss of the run's last tenth over its smallest tenth. "
