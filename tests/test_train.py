@@ -407,6 +407,36 @@ def test_resolve_takes_the_checkpoint_config_under_the_given_values() -> None:
     assert resolve({"sac.hidden_dim": 32}, saved).sac.hidden_dim == 32, "the same value is no change"
 
 
+def test_the_replay_ratio_unset_is_half_for_a_run_on_its_own_data_alone() -> None:
+    from sac.config import SACConfig
+    from sac.run.config import RunConfig, default_update_itr, with_default_update_itr
+
+    assert default_update_itr(RunConfig()) == 1.0, "demonstrations"
+    assert default_update_itr(RunConfig(demos=False)) == 0.5
+    assert default_update_itr(RunConfig(sac=SACConfig(demo_fraction=0.0))) == 0.5, "demonstrations never sampled"
+    assert default_update_itr(RunConfig(demos=False, sac=SACConfig(teacher="t.pt"))) == 1.0, "a teacher"
+    assert default_update_itr(RunConfig(demos=False, obs_mode="depth")) == 1.0, "a camera"
+    assert with_default_update_itr(RunConfig(demos=False, update_itr=2.0)).update_itr == 2.0, "given"
+    assert with_default_update_itr(RunConfig(demos=False)).update_itr == 0.5
+
+
+def test_a_run_without_demonstrations_records_and_keeps_its_replay_ratio(tmp_path: Path) -> None:
+    from sac import SACTrainer
+
+    flags = _flags(total_steps="400")
+    del flags[flags.index("--update-itr") : flags.index("--update-itr") + 2]
+    run_dir, resumed = tmp_path / "own", tmp_path / "resumed"
+    assert train.main(["--mode", "serial", *flags, "--no-demos", "--run-dir", str(run_dir)]) == 0
+    assert json.loads((run_dir / "config.json").read_text())["update_itr"] == 0.5
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["updates"] == pytest.approx(0.5 * (summary["env_steps"] - 100), abs=2), "half an update per step"
+    assert SACTrainer.load(str(run_dir / "latest.pt")).loaded_extra["run_config"]["update_itr"] == 0.5
+    # resumed with demonstrations: the run keeps the ratio it was trained at
+    argv = ["--resume", str(run_dir / "latest.pt"), "--total-steps", "500", "--demos", "--run-dir", str(resumed)]
+    assert train.main(argv) == 0
+    assert json.loads((resumed / "config.json").read_text())["update_itr"] == 0.5
+
+
 # -- inputs are checked in the main process, before any worker starts -----------------------------------------
 
 

@@ -97,8 +97,9 @@ class RunConfig:
     """Uniform random actions for the first env steps, before the policy acts (none on --resume)."""
     learning_starts: int = 1_000
     """No gradient update before this many env steps (none held back on --resume)."""
-    update_itr: float = 1.0
-    """Gradient updates per env step (the replay ratio), all workers together."""
+    update_itr: float | None = None
+    """Gradient updates per env step (the replay ratio), all workers together. Unset: 0.5 for a state-observation
+    run that learns without demonstrations or a teacher, else 1 (`default_update_itr`)."""
     deterministic: bool = False
     """Workers act with the policy mean instead of sampling (evaluation is always deterministic)."""
     demos: bool = True
@@ -216,7 +217,10 @@ class RunConfig:
             ),
             (self.max_steps is None or self.max_steps >= 1, "--max-steps must be positive"),
             (self.explore_steps >= 0 and self.learning_starts >= 0, "--explore-steps and --learning-starts >= 0"),
-            (math.isfinite(self.update_itr) and self.update_itr >= 0, "--update-itr must be >= 0"),
+            (
+                self.update_itr is None or (math.isfinite(self.update_itr) and self.update_itr >= 0),
+                "--update-itr must be >= 0",
+            ),
             (self.demo_episodes >= 1, "--demo-episodes must be at least 1"),
             (self.demos or self.demo_file is None, "--demo-file needs --demos (drop --no-demos or the file)"),
             (
@@ -392,6 +396,25 @@ def with_camera_method(cfg: RunConfig, given: dict[str, Any]) -> RunConfig:
     if "total_steps" in given:  # a step budget the user set is the budget
         settings.pop("max_minutes", None)
     return replace_paths(cfg, settings)
+
+
+def default_update_itr(cfg: RunConfig) -> float:
+    """The replay ratio of a run given no --update-itr: 0.5 when a state-observation run learns from its own
+    experience alone (--no-demos, or --demo-fraction 0, and no --teacher), else 1. Without demonstrations the env
+    steps, not the updates, are what the run is short of: at half an update per env step it needed about as many env
+    steps to 90% and made them faster (bench/time_to_target.py, bench/results/time_to_target_no-demos-utd05-5seeds_*
+    against time_to_target_no-demos-default-5seeds_*). With demonstrations, a teacher or a camera, 1 is what their
+    measurements used (bench/results/time_to_target_demos-utd05_*: with demonstrations)."""
+    own_data_only = not (cfg.demos and cfg.sac.demo_fraction > 0) and not cfg.sac.teacher
+    return 0.5 if cfg.obs_mode == "state" and own_data_only else 1.0
+
+
+def with_default_update_itr(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with its replay ratio set (`default_update_itr`) when none was given or resumed: what a run uses is
+    written in its config.json and checkpoints."""
+    if cfg.update_itr is not None:
+        return cfg
+    return dataclasses.replace(cfg, update_itr=default_update_itr(cfg))
 
 
 def given_by_value(cfg: RunConfig) -> dict[str, Any]:

@@ -27,7 +27,14 @@ import numpy as np
 
 from sac.run import stop_rule
 from sac.run.cli import replace_paths
-from sac.run.config import AUTO_TEACHER, RunConfig, given_by_value, resolve, with_camera_method
+from sac.run.config import (
+    AUTO_TEACHER,
+    RunConfig,
+    given_by_value,
+    resolve,
+    with_camera_method,
+    with_default_update_itr,
+)
 from sac.run.envs import (
     EnvSupport,
     balanced_groups,
@@ -574,6 +581,7 @@ def train(
     cfg, given = resolve_config(cfg, given)
     cfg = with_camera_method(cfg, given)
     cfg = with_teacher_state(cfg, given)
+    cfg = with_default_update_itr(cfg)
     cfg.validate()
     support = support_for(cfg.env) if support_for is not None else EnvSupport()
     _check_env_id(cfg.env, support)
