@@ -20,7 +20,7 @@ import train
 from sac import SACConfig, SACTrainer
 from sac.export import META_KEY, meta_path
 from sac.networks import IMAGE_ENCODERS, SpatialSoftmax
-from sac.run.config import RunConfig
+from sac.run.config import RunConfig, with_default_update_itr
 from sac.run.envs import env_spec, eval_seed
 from sac.run.play import play_block, with_insets
 from sac.spaces import ObsSpec
@@ -39,7 +39,7 @@ def run_config(obs_mode: str) -> RunConfig:
         privileged_key="state" if obs_mode == "depth" else None,
     )  # fmt: skip
     cfg.sac.hidden_dim, cfg.sac.batch_size, cfg.sac.encoder_features = 64, 16, 32
-    return cfg
+    return with_default_update_itr(cfg)  # as a run writes it: its replay ratio resolved
 
 
 def save_checkpoint(path: Path, obs_mode: str) -> Path:
