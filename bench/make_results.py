@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from time_to_target import MERGE_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 OUT = ROOT / "docs" / "RESULTS.md"
@@ -253,7 +255,7 @@ def ttt_cell(d: Json, variant: str, base: str, d_base: Json | None = None) -> st
     """Medians of a time_to_target file: ``variant`` against ``base`` (of ``d_base``, a file of the same protocol,
     when given)."""
     d_base = d if d_base is None else d_base
-    if mismatch := [k for k in ("target", "max_minutes", "eval_every", "no_demos") if d[k] != d_base[k]]:
+    if mismatch := [k for k in MERGE_KEYS if d[k] != d_base[k]]:
         raise SystemExit(f"ablation: {variant!r} and {base!r} come from different protocols ({mismatch})")
     a, b = d["summary"][variant], d_base["summary"][base]
 

@@ -532,13 +532,18 @@ class LocalBackend:
         return self.shared.total_env_steps(), self.shared.total_updates(), size
 
     def snapshot_policy(self, dst: torch.nn.Module) -> None:
-        with self.shared.lock.hold(self._dead_pids):
+        with self._locked():
             dst.load_state_dict(self.trainer.policy_net.state_dict())
 
     def save(self, path: Any, extra: dict[str, Any]) -> bool:
-        with self.shared.lock.hold(self._dead_pids):
+        with self._locked():
             self.trainer.save(str(path), extra=extra)
         return True
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        """The shared lock as the main process takes it: freeing a dead worker's hold while it waits (it must not
+        wait out the lock timeout on a worker killed inside its locked section before it has noticed the death)."""
+        return self.shared.lock.hold(self._dead_pids)
 
     def _dead_pids(self) -> list[int]:
         """Pids of this run's worker processes that have died (their lock may be freed)."""
