@@ -1026,10 +1026,10 @@ def render() -> str:
         "![learning curves](learning_curves.png)\n\n`docs/learning_curves.png`: eval success against env steps and "
         "wall-clock, drawn by `python bench/plot_curves.py --results "
         "bench/results/headline_stop99_2026-12-01.json:demos --results "
-        "bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min`: the defaults (batch 128, LayerNorm "
+        "bench/results/headline_no-demos-utd05_2026-12-07.json:no-demos-30min`: the defaults (batch 128, LayerNorm "
         "critics, pink exploration noise, the observation without a type label) with the stop rule (0.99), with "
-        "demonstrations (5 seeds, one-thread matmul at 32 GFLOP/s) and with `--no-demos --max-minutes 30` (3 "
-        "seeds, 33-36 GFLOP/s): slow days for this VM."
+        "demonstrations (5 seeds, 2026-12-01, one update per env step) and with `--no-demos --max-minutes 30` (3 "
+        "seeds, 2026-12-07, half an update per env step, the default without demonstrations since that day)."
     )
     out = ["# Results", NOTE, "## The headline: `python train.py` with its defaults to 90% success", curves]
     out += [text for _, text in sorted(items, key=lambda item: item[0], reverse=True)]

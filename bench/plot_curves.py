@@ -2,7 +2,7 @@
 
     python bench/plot_curves.py \
         --results bench/results/headline_stop99_2026-12-01.json:demos \
-        --results bench/results/headline_no-demos-notype_2026-12-01.json:no-demos-30min   # -> docs/learning_curves.png
+        --results bench/results/headline_no-demos-utd05_2026-12-07.json:no-demos-30min   # -> docs/learning_curves.png
 
 ``--results FILE[:CONDITION]`` (repeatable): a results file whose ``runs`` is either a list of run summaries (one
 condition, named by ``CONDITION``; bench/headline.py with the stop rule) or a dict condition -> seed -> run (the
