@@ -2,13 +2,15 @@
 
     python train.py --env GraspEnv-Diverse-v0 --seed S --max-minutes 30 --run-dir runs/div-sS   # S = 0, 1, 2
     python bench/diverse_training.py runs/div-s0 runs/div-s1 runs/div-s2 [--no-demos runs/div-nodemos-s0]
+    python bench/diverse_training.py --no-demos runs/div-nd-s0 runs/div-nd-s1 --name no-demos   # without demos only
 
 For each run folder: the time to 80% on the validation objects (the first periodic evaluation at or above 0.8 --
 30 episodes, noisy -- and the first confirming one, 100 episodes), then ``best.pt`` evaluated exactly as
 ``python train.py eval --checkpoint best.pt --episodes 200`` does (the test objects, on the run's held-out seed
 block), and the same 200 seeds on the validation and on the training objects: the gaps between the three say how
 much of the success carries over to objects the policy never saw. Writes
-``bench/results/diverse_training_<date>.json``; ``--plot-only FILE`` redraws ``docs/diverse_curves.png`` from one.
+``bench/results/diverse_training[_<name>]_<date>.json`` and ``docs/diverse_curves[_<name>].png``; ``--plot-only FILE``
+redraws the plot from one.
 """
 
 from __future__ import annotations
@@ -119,28 +121,35 @@ def main() -> None:
     p.add_argument("runs", nargs="*", type=Path, help="run folders trained with demonstrations (the default)")
     p.add_argument("--no-demos", nargs="*", type=Path, default=[], help="run folders trained with --no-demos")
     p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--name", default="", help="results file diverse_training_<name>_<date>.json, plot likewise")
+    p.add_argument("--note", default="", help="a sentence kept in the results file (shown in docs/RESULTS.md)")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--plot", type=Path, default=ROOT / "docs" / "diverse_curves.png")
+    p.add_argument("--plot", type=Path, default=None, help="default docs/diverse_curves[_<name>].png")
     p.add_argument("--plot-only", type=Path, default=None, help="redraw the plot from this results file")
     args = p.parse_args()
+    suffix = f"_{args.name}" if args.name else ""
+    plot_to = args.plot or ROOT / "docs" / f"diverse_curves{suffix}.png"
     if args.plot_only:
-        plot(json.loads(args.plot_only.read_text()), args.plot)
+        plot(json.loads(args.plot_only.read_text()), plot_to)
         return
-    if not args.runs:
+    if not args.runs and not args.no_demos:
         p.error("give the run folders (or --plot-only FILE)")
     date = datetime.date.today().isoformat()
-    out = args.out or ROOT / "bench" / "results" / f"diverse_training_{date}.json"
+    out = args.out or ROOT / "bench" / "results" / f"diverse_training{suffix}_{date}.json"
     result = {
         "what": "GraspEnv-Diverse-v0 training: best.pt on test, validation and train objects "
         "(bench/diverse_training.py)",
         "date": date,
         "command": "python bench/diverse_training.py "
         + " ".join(map(str, args.runs))
-        + (" --no-demos " + " ".join(map(str, args.no_demos)) if args.no_demos else ""),
+        + (" --no-demos " + " ".join(map(str, args.no_demos)) if args.no_demos else "")
+        + (f" --name {args.name}" if args.name else ""),
         "episodes": args.episodes,
         "demos": [measure(r, args.episodes) for r in args.runs],
         "no_demos": [measure(r, args.episodes) for r in args.no_demos],
     }
+    if args.note:
+        result["note"] = args.note
     out.write_text(json.dumps(result, indent=2))
     for group in ("demos", "no_demos"):
         for r in result[group]:
@@ -151,7 +160,7 @@ def main() -> None:
                 + (f"{v80['wall_time_s'] / 60:.1f} min" if v80 else "never")
             )
     print(f"-> {out}")
-    plot(result, args.plot)
+    plot(result, plot_to)
 
 
 if __name__ == "__main__":

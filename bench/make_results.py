@@ -549,6 +549,8 @@ def diverse_training(d: Json) -> Rendered:
         + "\n".join(r["command"] for g in ("demos", "no_demos") for r in d[g])
         + "\n```"
     )
+    if d.get("note"):
+        body += "\n\n" + d["note"]
     return body, d["date"], d["command"]
 
 
