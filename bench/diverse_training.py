@@ -66,7 +66,7 @@ def measure(run_dir: Path, episodes: int) -> dict[str, Any]:
         "command": f"python train.py --env {config['env']} --seed {config['seed']}"
         + ("" if config["demos"] else " --no-demos")
         + f" --max-minutes {config['max_minutes']:g}"
-        + (f" --total-steps {config['total_steps']}" if config["total_steps"] != 300_000 else ""),
+        + (f" --total-steps {config['total_steps']}" if config["total_steps"] not in (None, 300_000) else ""),
         "eval_command": f"python train.py eval --checkpoint {checkpoint} --episodes {episodes}",
         "status": summary["status"],
         "wall_time_s": summary["wall_time_s"],
