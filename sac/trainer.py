@@ -588,10 +588,15 @@ class SACTrainer:
             for group in opt.param_groups:
                 group["lr"] = lr
 
-    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    def save(
+        self, path: str | Path, extra: dict[str, Any] | None = None, policy: torch.nn.Module | None = None
+    ) -> Path:
         """Atomic checkpoint (see `save_checkpoint`). ``extra``: caller's counters etc. (tensors, containers and
-        primitives only); comes back as ``trainer.loaded_extra`` after `load`."""
+        primitives only); comes back as ``trainer.loaded_extra`` after `load`. ``policy``: a policy network of the
+        same shape to write in place of ``policy_net`` (an evaluated snapshot, while the live one trains on)."""
         payload = self.state_dict()
+        if policy is not None:
+            payload["policy_net"] = {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
         payload["extra"] = dict(extra or {})
         return save_checkpoint(path, payload)
 

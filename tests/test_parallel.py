@@ -74,7 +74,10 @@ def test_the_backend_snapshots_and_saves_past_a_killed_workers_lock(tmp_path) ->
     backend = LocalBackend("actor-learner")
     policy = GaussianPolicy(4, 2, 16)
     saved: list[str] = []
-    backend.shared, backend.trainer = shared, SimpleNamespace(policy_net=policy, save=lambda p, extra: saved.append(p))
+    backend.shared, backend.trainer = (
+        shared,
+        SimpleNamespace(policy_net=policy, save=lambda p, extra, policy=None: saved.append(p)),
+    )
     for action in ("snapshot", "save"):
         proc = _killed_lock_holder(shared)
         backend.procs = {2: (proc, "learner", None)}

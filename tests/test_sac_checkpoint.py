@@ -1,5 +1,6 @@
 """Checkpoints: exact round trip, atomic writes, and errors that name the file and the problem."""
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,21 @@ def test_round_trip_identical_actions_optimizer_state_and_training(checkpoint: P
     assert s1 == s2
     for p, q in zip(original.policy_net.parameters(), loaded.policy_net.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_save_writes_a_given_policy_snapshot_and_the_live_rest(tmp_path: Path) -> None:
+    # best.pt: the policy an evaluation played, while the live trainer went on updating during that evaluation
+    trainer = trained()
+    snapshot = copy.deepcopy(trainer.policy_net)
+    for _ in range(3):
+        trainer.update()
+    assert not torch.equal(snapshot.mean_linear.weight, trainer.policy_net.mean_linear.weight)
+    loaded = SACTrainer.load(trainer.save(tmp_path / "best.pt", policy=snapshot))
+    for key, value in snapshot.state_dict().items():
+        assert torch.equal(loaded.policy_net.state_dict()[key], value), key
+    for key, value in trainer.soft_q_net1.state_dict().items():
+        assert torch.equal(loaded.soft_q_net1.state_dict()[key], value), key
+    assert loaded.num_updates == trainer.num_updates
 
 
 def test_load_from_in_place(checkpoint: Path) -> None:

@@ -28,12 +28,18 @@ class Scripted:
         self.scores, self.calls, self.saved = iter(scores), [], []
         self.seconds_per_episode = 0.0
         self.run.evaluate = self.evaluate
-        self.run.save_checkpoint = lambda name, result=None: self.saved.append((name, result["env_steps"]))
+        self.saved_policies: list[Any] = []
+        self.run.save_checkpoint = self.save_checkpoint
 
-    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None) -> dict[str, Any]:
+    def save_checkpoint(self, name: str, result: dict[str, Any] | None = None, policy: Any = None) -> None:
+        self.saved.append((name, result["env_steps"]))
+        self.saved_policies.append(policy)
+
+    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None, env: Any = None) -> dict[str, Any]:
         m = self.run.monitor
         self.calls.append((m.env_steps, episodes))
-        self.run.last_policy = f"policy@{m.env_steps}/{episodes}"
+        self.env_of_last_call = env
+        self.run.last_policy = policy or f"policy@{m.env_steps}/{episodes}"
         rate = next(self.scores)
         m.eval_seconds += episodes * self.seconds_per_episode
         m.eval_episodes += episodes
@@ -63,6 +69,7 @@ def test_a_solved_run_trains_on_until_confirmations_stop_improving(tmp_path: Pat
     assert m.best_eval["env_steps"] == 300 and m.best_eval["success_rate"] == 0.95, "a tie does not replace best"
     assert run.run.best_policy == "policy@300/100"
     assert run.saved == [("best.pt", 100), ("best.pt", 200), ("best.pt", 300)]
+    assert run.saved_policies == ["policy@100/30", "policy@200/100", "policy@300/100"], "the policy each eval played"
 
 
 def test_an_improvement_resets_the_plateau_count(tmp_path: Path) -> None:
@@ -155,3 +162,35 @@ def test_the_time_budget_keeps_room_for_the_closing_evaluations(tmp_path: Path) 
 def test_negative_counts_are_refused(flag: str) -> None:
     with pytest.raises(ValueError, match="--plateau-evals, --heldout-episodes >= 0"):
         RunConfig(**{flag: -1}).validate()
+
+
+def test_the_heldout_report_plays_best_policy_in_a_fresh_env_of_the_test_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # train.py eval's env (EnvSupport.test_kwargs: Diverse's test objects), not the evaluation env (validation)
+    import sac.run.run as run_module
+    from sac.run.envs import heldout_block
+
+    made: list[dict[str, Any]] = []
+
+    class Env:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def make_env(env_id: str, support: EnvSupport, kwargs: dict[str, Any], max_steps: Any) -> Env:
+        made.append(kwargs)
+        return Env()
+
+    monkeypatch.setattr(run_module, "make_env", make_env)
+    run = Scripted(tmp_path, [0.8], seed=3, heldout_episodes=20)
+    run.run.support = EnvSupport(eval_kwargs={"split": "val"}, test_kwargs={"split": "test"})
+    run.run.backend = type("Backend", (), {"stop": lambda self: None})()
+    run.run.best_policy = "best"
+    run.run.monitor.best_eval = {"env_steps": 700}
+    result = run.run.heldout_evaluation()
+    run.run.monitor.close()
+    assert made == [{"split": "test"}]
+    assert run.env_of_last_call.closed and run.calls[-1][1] == 20 and run.run.last_policy == "best"
+    assert result["block"] == heldout_block(3) and result["best_eval_env_steps"] == 700

@@ -535,9 +535,10 @@ class LocalBackend:
         with self._locked():
             dst.load_state_dict(self.trainer.policy_net.state_dict())
 
-    def save(self, path: Any, extra: dict[str, Any]) -> bool:
+    def save(self, path: Any, extra: dict[str, Any], policy: torch.nn.Module | None = None) -> bool:
+        """The shared trainer to ``path`` (its policy replaced by ``policy`` if given, `SACTrainer.save`)."""
         with self._locked():
-            self.trainer.save(str(path), extra=extra)
+            self.trainer.save(str(path), extra=extra, policy=policy)
         return True
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:

@@ -590,8 +590,9 @@ class RayBackend:
     def snapshot_policy(self, dst: Any) -> None:
         dst.load_state_dict(self.ray.get(self.learner.policy_state.remote(), timeout=120))
 
-    def save(self, path: Any, extra: dict[str, Any]) -> bool:
-        """The learner's state into this process's trainer, then to ``path``; False when the learner is lost."""
+    def save(self, path: Any, extra: dict[str, Any], policy: Any = None) -> bool:
+        """The learner's state into this process's trainer, then to ``path`` (its policy replaced by ``policy`` if
+        given, `SACTrainer.save`); False when the learner is lost."""
         if self.learner is not None and not self.learner_lost:
             try:
                 self.trainer.load_state_dict(self.ray.get(self.learner.state_dict.remote(), timeout=120))
@@ -599,7 +600,7 @@ class RayBackend:
                 self.learner_lost = True
         if self.learner_lost:
             return False
-        self.trainer.save(str(path), extra=extra)
+        self.trainer.save(str(path), extra=extra, policy=policy)
         return True
 
     def stop(self, timeout: float = 10.0) -> None:

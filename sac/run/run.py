@@ -355,10 +355,11 @@ class Run:
         atomic_write(self.run_dir / "processes.json", lambda f: f.write(table.encode()))
 
     # -- evaluation and checkpoints
-    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None) -> dict[str, Any]:
+    def evaluate(self, episodes: int, policy: Any = None, block: int | None = None, env: Any = None) -> dict[str, Any]:
         """Deterministic episodes of the current policy (or ``policy``) on evaluation block ``block`` (default:
-        the run's own, its seed); the policy evaluated stays in ``self.last_policy``."""
-        if getattr(self, "_eval_env", None) is None:
+        the run's own, its seed) in the run's evaluation env (or ``env``); the policy evaluated stays in
+        ``self.last_policy``."""
+        if env is None and getattr(self, "_eval_env", None) is None:
             self._eval_env = make_env(self.cfg.env, self.support, self.support.eval_kwargs, self.cfg.max_steps)
         if policy is None:
             policy = clone_module(self.backend.trainer.policy_net)
@@ -367,7 +368,7 @@ class Run:
         m = self.monitor
         t0 = time.perf_counter()
         result = evaluate_policy(
-            policy, self._eval_env, episodes, seed=eval_seed(self.cfg.seed if block is None else block),
+            policy, env or self._eval_env, episodes, seed=eval_seed(self.cfg.seed if block is None else block),
             support=self.support, should_stop=lambda: self.stop.requested,
         )  # fmt: skip
         self.stop.check()  # an evaluation cut short is not a result
@@ -376,7 +377,9 @@ class Run:
         result.update(env_steps=m.env_steps, episodes_trained=m.episodes, wall_time_s=m.elapsed, eval_s=m.eval_seconds)
         return result
 
-    def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None) -> Path | None:
+    def save_checkpoint(self, name: str, eval_result: dict[str, Any] | None = None, policy: Any = None) -> Path | None:
+        """Write the run's state to ``name`` in the run folder; ``policy``: the policy network to write in place of
+        the live one (best.pt holds the policy its evaluation played, not the one trained on while it played)."""
         m = self.monitor
         extra = {
             "env_steps": int(self.backend.counters()[0]),
@@ -388,7 +391,7 @@ class Run:
             "wall_time_s": m.elapsed,
         }
         path = self.run_dir / name
-        if not self.backend.save(path, extra):
+        if not self.backend.save(path, extra, policy=policy):
             m.log(f"learner lost: {name} not rewritten; the last checkpoint written stays whole")
             return None
         return path
@@ -403,7 +406,7 @@ class Run:
             return False
         m.best_eval = result
         self.best_policy = self.last_policy
-        self.save_checkpoint("best.pt", result)
+        self.save_checkpoint("best.pt", result, policy=self.last_policy)
         return True
 
     def _periodic(self) -> bool:
@@ -454,13 +457,19 @@ class Run:
 
     def heldout_evaluation(self) -> dict[str, Any] | None:
         """best.pt on --heldout-episodes seeds of the run's held-out block (`heldout_block`): seeds no training
-        episode and no evaluation of this run used, so nothing that chose best.pt or stopped the run saw them."""
+        episode and no evaluation of this run used, so nothing that chose best.pt or stopped the run saw them; in
+        the env ``train.py eval`` plays (``EnvSupport.test_kwargs``, e.g. the test objects, not the validation
+        objects that chose best.pt), fresh, so the figure is the one ``train.py eval --checkpoint best.pt`` gives."""
         cfg, m = self.cfg, self.monitor
         if not cfg.heldout_episodes or getattr(self, "best_policy", None) is None:
             return None
         self.backend.stop()
         block = heldout_block(cfg.seed)
-        result = self.evaluate(cfg.heldout_episodes, policy=self.best_policy, block=block)
+        env = make_env(cfg.env, self.support, self.support.test_kwargs, cfg.max_steps)
+        try:
+            result = self.evaluate(cfg.heldout_episodes, policy=self.best_policy, block=block, env=env)
+        finally:
+            env.close()
         result.update(block=block, best_eval_env_steps=m.best_eval["env_steps"])
         m.record_heldout(result)
         return result
