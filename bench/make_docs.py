@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 HEADLINE = ROOT / "bench" / "results" / "headline_stop99_2026-12-01.json"
 DIVERSE = ROOT / "bench" / "results" / "diverse_training_2026-11-30.json"
+DIVERSE_NO_DEMOS = ROOT / "bench" / "results" / "diverse_training_no-demos_2026-12-08.json"
 
 
 def blocks() -> dict[Path, dict[str, str]]:
@@ -33,7 +34,8 @@ def blocks() -> dict[Path, dict[str, str]]:
         ROOT / "README.md": {"headline": make_results.headline_table(HEADLINE)},
         ROOT / "docs" / "TRAINING.md": {"flags": train.flags_markdown()},
         ROOT / "docs" / "DIVERSE.md": {
-            "diverse-training": make_results.diverse_training(make_results.load(DIVERSE))[0]
+            "diverse-training": make_results.diverse_training(make_results.load(DIVERSE))[0],
+            "diverse-no-demos": make_results.diverse_training(make_results.load(DIVERSE_NO_DEMOS))[0],
         },
     }
 
