@@ -50,12 +50,12 @@ def main() -> None:
         if periodic:
             top.plot(*zip(*periodic), color=c, label=label)
         if confirmed:
-            top.plot(*zip(*confirmed), "o", color=c, ms=4)
+            top.plot(*zip(*confirmed), "o", color=c, ms=4, label=None if periodic else f"{label} (100-episode evals)")
         steps, loss = q_losses(run)
         if steps:
             bottom.plot(steps, loss, color=c, label=label)
     top.set(ylabel="eval success", ylim=(-0.02, 1.02), title=args.title)
-    top.legend(fontsize=8)
+    top.legend(fontsize=8, loc="lower right")
     bottom.set(xlabel="env steps", ylabel="Q loss (running median)", yscale="log")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
