@@ -235,7 +235,7 @@ ABLATION: list[tuple[str, str, Cell | None, Cell | None]] = [  # (change, agains
     ("success replay, entropy target -2.5 until the tenth success", "neither (default)", None,
      ("ttt", "time_to_target_no-demos-sr-ee-s34_no-demos_2026-12-07.json", "sr-ee", "ours")),
     ("half an update per env step (default without demonstrations)", "one (default with them)",
-     ("ttt", "time_to_target_demos-utd05_2026-12-07.json", "utd05", "ours"),
+     ("headline", "headline_demos-utd05_2026-12-08.json", "headline_demos-utd1_2026-12-08.json"),
      ("ttt2", "time_to_target_no-demos-utd05-5seeds_2026-12-07.json", "utd05",
       "time_to_target_no-demos-default-5seeds_2026-12-07.json", "ours")),
     ("Hogwild, 2 workers (default)", "serial",
@@ -359,8 +359,10 @@ def ablation_section(files: dict[str, Path]) -> str:
     return (
         "## What each change did, with and without demonstrations\n\n"
         + table(head, rows)
-        + "\n\nEach cell compares runs of one invocation (or, for the type label, two headline measurements of the "
-        "defaults; for the replay ratio, two merged time_to_target files of one protocol and one day), read from "
+        + "\n\nEach cell compares runs of one invocation (or two headline measurements of whole default runs: "
+        "for the stop rule, the type label and, with demonstrations, the replay ratio, each file with its date "
+        "and machine speed; for the replay ratio without demonstrations, two merged time_to_target files of one "
+        "protocol and one day), read from "
         "these files (each has its section below, with its commands): "
         + links
         + ". Held-out: best.pt on seeds the run never saw, in parentheses the best evaluation where the run has no "
