@@ -359,8 +359,10 @@ class Run:
         """Deterministic episodes of the current policy (or ``policy``) on evaluation block ``block`` (default:
         the run's own, its seed) in the run's evaluation env (or ``env``); the policy evaluated stays in
         ``self.last_policy``."""
-        if env is None and getattr(self, "_eval_env", None) is None:
-            self._eval_env = make_env(self.cfg.env, self.support, self.support.eval_kwargs, self.cfg.max_steps)
+        if env is None:
+            if getattr(self, "_eval_env", None) is None:
+                self._eval_env = make_env(self.cfg.env, self.support, self.support.eval_kwargs, self.cfg.max_steps)
+            env = self._eval_env
         if policy is None:
             policy = clone_module(self.backend.trainer.policy_net)
             self.backend.snapshot_policy(policy)
@@ -368,7 +370,7 @@ class Run:
         m = self.monitor
         t0 = time.perf_counter()
         result = evaluate_policy(
-            policy, env or self._eval_env, episodes, seed=eval_seed(self.cfg.seed if block is None else block),
+            policy, env, episodes, seed=eval_seed(self.cfg.seed if block is None else block),
             support=self.support, should_stop=lambda: self.stop.requested,
         )  # fmt: skip
         self.stop.check()  # an evaluation cut short is not a result
